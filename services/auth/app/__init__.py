@@ -1,0 +1,1 @@
+"""Taskstream auth service: users, sessions, rotating refresh tokens, API keys, JWKS."""

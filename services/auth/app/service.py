@@ -1,0 +1,1 @@
+"""Domain logic of the auth service (no HTTP here)."""

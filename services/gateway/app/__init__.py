@@ -1,0 +1,1 @@
+"""Taskstream gateway: the one public URL; token checks, rate limits, routing."""

@@ -1,0 +1,1 @@
+"""Domain logic of the gateway service (no HTTP here)."""

@@ -1,0 +1,1 @@
+"""Taskstream search service: full-text projection of task events with a Redis cache invalidator."""

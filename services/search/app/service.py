@@ -1,0 +1,1 @@
+"""Domain logic of the search service (no HTTP here)."""

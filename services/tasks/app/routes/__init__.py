@@ -1,0 +1,5 @@
+"""HTTP routes of the tasks service."""
+
+from fastapi import APIRouter
+
+ROUTERS: list[APIRouter] = []

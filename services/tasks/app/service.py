@@ -1,0 +1,1 @@
+"""Domain logic of the tasks service (no HTTP here)."""

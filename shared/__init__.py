@@ -1,0 +1,1 @@
+"""Code that two or more Taskstream services use: settings, errors, observability, clients."""

@@ -1,0 +1,73 @@
+"""Opening and closing the clients services share: MongoDB, Redis, Kafka.
+
+Each opener is an async context manager meant for a service lifespan's ``AsyncExitStack``.
+Timeouts are short on purpose: an unavailable store should become a quick 503, not a hang.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka.client import AIOKafkaClient
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+MongoClient = AsyncMongoClient[dict[str, Any]]
+
+
+@asynccontextmanager
+async def open_mongo(
+    url: str,
+    *,
+    max_pool_size: int = 100,
+    min_pool_size: int = 0,
+    timeout_ms: int = 2000,
+) -> AsyncIterator[MongoClient]:
+    client: MongoClient = AsyncMongoClient(
+        url,
+        maxPoolSize=max_pool_size,
+        minPoolSize=min_pool_size,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms * 5, 10_000),
+        tz_aware=True,
+        appname="taskstream",
+    )
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def mongo_ping(client: MongoClient) -> None:
+    await client.admin.command("ping")
+
+
+@asynccontextmanager
+async def open_redis(url: str, *, timeout_s: float = 1.0) -> AsyncIterator["Redis"]:
+    client: Redis = Redis.from_url(
+        url,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
+        health_check_interval=15,
+        decode_responses=False,
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def redis_ping(client: "Redis") -> None:
+    await client.ping()
+
+
+async def kafka_metadata_check(bootstrap_servers: str, *, timeout_ms: int = 2000) -> None:
+    """A real metadata round trip with a short-lived client; raises if no broker answers."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    try:
+        await client.bootstrap()
+        if not client.cluster.brokers():
+            raise ConnectionError("Kafka answered with no brokers")
+    finally:
+        await client.close()

@@ -1,0 +1,87 @@
+"""The identity the gateway hands to services, signed so a service can check it.
+
+The gateway authenticates a request (JWT or API key), strips any identity headers the client
+sent, and adds ``X-Taskstream-Identity``: a base64url JSON payload and an HMAC-SHA256 over the
+method, the path and that payload, keyed by ``INTERNAL_SIGNING_SECRET``. A service refuses a
+request whose header is missing, forged, for another method/path, or older than ``MAX_AGE``,
+so reaching a service port directly does not let anyone act as someone else.
+"""
+
+import base64
+import hashlib
+import hmac
+import time
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
+
+from shared.problems import DomainError
+
+IDENTITY_HEADER = "x-taskstream-identity"
+MAX_AGE_SECONDS = 60
+
+
+class Identity(BaseModel, frozen=True):
+    """Who is calling. ``via`` says how the gateway authenticated them."""
+
+    user_id: str
+    via: Literal["jwt", "api_key", "service"]
+    session_id: str | None = None
+    token_id: str | None = None
+    token_expires_at: int | None = None
+    api_key_id: str | None = None
+    issued_at: int = 0
+
+
+class InvalidIdentity(DomainError):
+    """No valid gateway-signed identity came with the request."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: bytes, method: str, path: str, payload: str) -> str:
+    message = f"{method.upper()} {path}\n{payload}".encode()
+    return _b64(hmac.new(secret, message, hashlib.sha256).digest())
+
+
+def sign_identity(identity: Identity, *, secret: bytes, method: str, path: str) -> str:
+    stamped = identity.model_copy(update={"issued_at": int(time.time())})
+    payload = _b64(orjson.dumps(stamped.model_dump(exclude_none=True)))
+    return f"{payload}.{_mac(secret, method, path, payload)}"
+
+
+def verify_identity(header: str | None, *, secret: bytes, method: str, path: str) -> Identity:
+    if not header or header.count(".") != 1:
+        raise InvalidIdentity("Authentication required.")
+    payload, mac = header.split(".")
+    if not hmac.compare_digest(mac, _mac(secret, method, path, payload)):
+        raise InvalidIdentity("Authentication required.")
+    try:
+        identity = Identity.model_validate(orjson.loads(_unb64(payload)))
+    except (ValueError, ValidationError) as exc:
+        raise InvalidIdentity("Authentication required.") from exc
+    if abs(time.time() - identity.issued_at) > MAX_AGE_SECONDS:
+        raise InvalidIdentity("Authentication required.")
+    return identity
+
+
+def require_identity(request: Request) -> Identity:
+    """FastAPI dependency: the verified caller, or ``InvalidIdentity`` (mapped to 401)."""
+    secret: bytes = request.app.state.settings.internal_signing_secret.get_secret_value().encode()
+    return verify_identity(
+        request.headers.get(IDENTITY_HEADER),
+        secret=secret,
+        method=request.method,
+        path=request.url.path,
+    )
+
+
+CurrentIdentity = Annotated[Identity, Depends(require_identity)]

@@ -1,0 +1,25 @@
+"""Fixtures for tests against the real stack: the running system and clients of it."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.harness import System, start_system
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    running = start_system(Path(tmp_path_factory.mktemp("system")))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway, the only public URL."""
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as client:
+        yield client
