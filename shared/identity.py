@@ -32,7 +32,11 @@ class Identity(BaseModel, frozen=True):
     token_id: str | None = None
     token_expires_at: int | None = None
     api_key_id: str | None = None
+    client_ip: str | None = None
     issued_at: int = 0
+
+
+ANONYMOUS = "anonymous"
 
 
 class InvalidIdentity(DomainError):
@@ -73,8 +77,7 @@ def verify_identity(header: str | None, *, secret: bytes, method: str, path: str
     return identity
 
 
-def require_identity(request: Request) -> Identity:
-    """FastAPI dependency: the verified caller, or ``InvalidIdentity`` (mapped to 401)."""
+def _verify_request(request: Request) -> Identity:
     secret: bytes = request.app.state.settings.internal_signing_secret.get_secret_value().encode()
     return verify_identity(
         request.headers.get(IDENTITY_HEADER),
@@ -84,4 +87,28 @@ def require_identity(request: Request) -> Identity:
     )
 
 
+def require_identity(request: Request) -> Identity:
+    """FastAPI dependency: the verified user, or ``InvalidIdentity`` (mapped to 401)."""
+    identity = _verify_request(request)
+    if identity.user_id == ANONYMOUS:
+        raise InvalidIdentity("Authentication required.")
+    return identity
+
+
+def optional_identity(request: Request) -> Identity | None:
+    """For public routes: what the gateway vouches for (the client address), if anything."""
+    try:
+        return _verify_request(request)
+    except InvalidIdentity:
+        return None
+
+
+def client_address(request: Request, identity: Identity | None) -> str:
+    """The caller's address as the gateway saw it; the socket peer when called directly."""
+    if identity is not None and identity.client_ip:
+        return identity.client_ip
+    return request.client.host if request.client else "unknown"
+
+
 CurrentIdentity = Annotated[Identity, Depends(require_identity)]
+GatewayVouched = Annotated[Identity | None, Depends(optional_identity)]
