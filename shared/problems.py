@@ -66,12 +66,6 @@ _TITLES = {
 }
 
 
-class ProblemFieldError(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
 class Problem(BaseModel):
     """RFC 9457 problem details, as documented in every service's OpenAPI."""
 
@@ -80,7 +74,8 @@ class Problem(BaseModel):
     status: int
     detail: str
     request_id: str
-    errors: list[ProblemFieldError] | None = None
+    # Plain objects ({loc, msg, type}) keep the schema free of $refs, so it can be inlined.
+    errors: list[dict[str, Any]] | None = None
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
