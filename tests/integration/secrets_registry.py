@@ -1,0 +1,133 @@
+"""What the system-level tests share: every secret they used, clients of the gateway, accounts.
+
+The log test (``test_zz_logs.py``) runs last and asserts that none of the secrets recorded here
+appears in any log line of this session, so every helper that handles a password, token or API
+key records it. A gateway client made by ``gateway_client`` also records every token the
+system hands out (login, refresh, OAuth token, API-key creation), including rotated ones.
+"""
+
+import asyncio
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deploy.local.services import ServiceProcess
+from tests.integration.harness import LOG_DIR, System
+
+SESSION_SECRETS: set[str] = set()
+# Log files may be appended to by earlier sessions (ports get reused); only what this session
+# wrote is checked, so remember where every existing log ended when the tests were collected.
+LOG_OFFSETS_AT_START: dict[Path, int] = {
+    path: path.stat().st_size for path in LOG_DIR.glob("*.log") if path.is_file()
+}
+# Replicas that fault tests started and later took out of ``system``: their logs still count.
+RETIRED_PROCESSES: list[ServiceProcess] = []
+TOKEN_FIELDS = ("access_token", "refresh_token", "key")
+SECRET_COOKIES = ("refresh_token",)
+
+
+def remember(*values: str | None) -> None:
+    SESSION_SECRETS.update(value for value in values if value)
+
+
+async def _record_issued_secrets(response: httpx.Response) -> None:
+    for name in SECRET_COOKIES:
+        remember(response.cookies.get(name))
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return
+    await response.aread()
+    try:
+        body = response.json()
+    except ValueError:
+        return
+    if isinstance(body, dict):
+        remember(*(str(body[name]) for name in TOKEN_FIELDS if isinstance(body.get(name), str)))
+
+
+def gateway_client(system: System, **kwargs: Any) -> httpx.AsyncClient:
+    """A client of the gateway that records every token it is handed."""
+    return httpx.AsyncClient(
+        base_url=system.gateway_url,
+        timeout=kwargs.pop("timeout", 30),
+        event_hooks={"response": [_record_issued_secrets]},
+        **kwargs,
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def unique_word(prefix: str = "zq") -> str:
+    """A token no other task contains, letters only so the search tokenizer keeps it whole."""
+    letters = "".join(chr(ord("a") + b % 26) for b in uuid.uuid4().bytes[:10])
+    return f"{prefix}{letters}"
+
+
+@dataclass
+class Account:
+    email: str
+    password: str
+    user_id: str
+    access_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.access_token)
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str) -> str:
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    remember(token)
+    return token
+
+
+async def new_account(client: httpx.AsyncClient) -> Account:
+    """Register a fresh user and log in; the password and token are recorded as secrets."""
+    email = f"user-{uuid.uuid4().hex[:12]}@Example.test"
+    password = f"pw-{secrets.token_urlsafe(18)}"
+    remember(password)
+    response = await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": password, "name": "Tester"}
+    )
+    assert response.status_code == 201, response.text
+    token = await login(client, email, password)
+    return Account(email, password, response.json()["id"], token)
+
+
+async def create_task(client: httpx.AsyncClient, account: Account, **fields: Any) -> dict[str, Any]:
+    body = {"title": "a task", **fields}
+    response = await client.post("/api/v1/tasks", json=body, headers=account.headers)
+    assert response.status_code == 201, response.text
+    task: dict[str, Any] = response.json()
+    return task
+
+
+async def search_total(client: httpx.AsyncClient, account: Account, query: str) -> int:
+    response = await client.get(
+        "/api/v1/search", params={"q": query, "limit": 100}, headers=account.headers
+    )
+    assert response.status_code == 200, response.text
+    total: int = response.json()["total"]
+    return total
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[bool]], *, within: float, interval: float = 0.1
+) -> float:
+    """Poll ``probe`` until it is true; return how long it took, fail after ``within`` seconds."""
+    started = time.monotonic()
+    while True:
+        if await probe():
+            return time.monotonic() - started
+        if time.monotonic() - started > within:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(interval)
