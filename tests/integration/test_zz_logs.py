@@ -91,7 +91,7 @@ def test_no_secret_of_this_session_is_logged(system: System) -> None:
     secrets = {*SESSION_SECRETS, system.env["INTERNAL_SIGNING_SECRET"]}
     # A floor, so the check cannot pass vacuously: this module alone logs a user in.
     assert len(secrets) >= 3
-    leaks = []
+    leaks: list[str] = []
     for path, line in session_lines(system):
         leaks.extend(f"{path.name}: {secret[:6]}…" for secret in secrets if secret in line)
     assert not leaks, f"secrets found in logs: {sorted(set(leaks))[:20]}"
