@@ -1,8 +1,16 @@
 """Settings of the auth service (prefix ``AUTH_``; shared ones unprefixed)."""
 
+import os
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+# OWASP's minimum for argon2id: 19 MiB of memory, 2 passes, 1 lane.
+OWASP_MIN_MEMORY_KIB = 19 * 1024
+OWASP_MIN_TIME_COST = 2
 
 
 class Settings(ServiceSettings):
@@ -10,3 +18,20 @@ class Settings(ServiceSettings):
 
     service_name: str = "auth"
     port: int = 8001
+    # Every replica must see the same directory (a shared volume) or get the same key files.
+    keys_dir: Path = Path(".local/auth-keys")
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
+    refresh_reuse_grace_seconds: float = Field(default=2.0, ge=0, le=60)
+    cookie_secure: bool = True
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    login_max_failures_per_address: int = Field(default=50, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    argon2_memory_kib: int = Field(default=OWASP_MIN_MEMORY_KIB, ge=OWASP_MIN_MEMORY_KIB)
+    argon2_time_cost: int = Field(default=OWASP_MIN_TIME_COST, ge=OWASP_MIN_TIME_COST)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    # Threads that run argon2, each holding argon2_memory_kib while it hashes; more threads
+    # than cores would only make every login slower.
+    hashing_threads: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1, le=64)
+    cleanup_interval_seconds: float = Field(default=300, gt=0)
+    api_key_max_per_user: int = Field(default=100, ge=1)

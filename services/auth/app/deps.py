@@ -1,5 +1,38 @@
 """Typed FastAPI dependencies of the auth service."""
 
-from shared.identity import CurrentIdentity
+from typing import Annotated
 
-__all__ = ["CurrentIdentity"]
+from fastapi import Depends, Request
+
+from services.auth.app.config import Settings
+from services.auth.app.errors import NotTheGateway
+from services.auth.app.service import AuthService
+from shared.identity import CurrentIdentity, GatewayVouched, Identity, client_address
+
+
+def get_service(request: Request) -> AuthService:
+    service: AuthService = request.app.state.auth
+    return service
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_client_address(request: Request, identity: GatewayVouched) -> str:
+    return client_address(request, identity)
+
+
+def require_gateway(identity: CurrentIdentity) -> Identity:
+    if identity.via != "service" or identity.user_id != "gateway":
+        raise NotTheGateway("Only the gateway may call this route.")
+    return identity
+
+
+Service = Annotated[AuthService, Depends(get_service)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+ClientAddress = Annotated[str, Depends(get_client_address)]
+GatewayCaller = Annotated[Identity, Depends(require_gateway)]
+
+__all__ = ["AppSettings", "ClientAddress", "CurrentIdentity", "GatewayCaller", "Service"]

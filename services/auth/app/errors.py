@@ -3,8 +3,61 @@
 from shared.identity import InvalidIdentity
 from shared.problems import DomainError, ProblemMap
 
+
+class EmailTaken(DomainError):
+    """An account with this (normalised) email exists."""
+
+
+class InvalidCredentials(DomainError):
+    """Wrong password or unknown email: deliberately indistinguishable."""
+
+
+class LoginThrottled(DomainError):
+    """Too many failed logins for this account or client address."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many failed logins; try again later.")
+        self.headers = {"Retry-After": str(max(1, retry_after))}
+
+
+class InvalidRefreshToken(DomainError):
+    """Unknown, expired, revoked or already rotated refresh token."""
+
+
+class CsrfRejected(DomainError):
+    """The X-CSRF-Token header is missing or does not match the csrf_token cookie."""
+
+
+class SessionNotFound(DomainError):
+    """No active session with this id belongs to the caller."""
+
+
+class ApiKeyNotFound(DomainError):
+    """No API key with this id belongs to the caller."""
+
+
+class ApiKeyLimitReached(DomainError):
+    """The caller already holds the maximum number of API keys."""
+
+
+class InvalidApiKey(DomainError):
+    """Unknown, deleted or expired API key."""
+
+
+class NotTheGateway(DomainError):
+    """An internal route was called by something other than the gateway."""
+
+
 PROBLEM_STATUSES: ProblemMap = {
     InvalidIdentity: 401,
+    EmailTaken: 409,
+    InvalidCredentials: 401,
+    LoginThrottled: 429,
+    InvalidRefreshToken: 401,
+    CsrfRejected: 403,
+    SessionNotFound: 404,
+    ApiKeyNotFound: 404,
+    ApiKeyLimitReached: 409,
+    InvalidApiKey: 401,
+    NotTheGateway: 403,
 }
-
-__all__ = ["PROBLEM_STATUSES", "DomainError"]

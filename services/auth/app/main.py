@@ -1,15 +1,75 @@
 """The auth service app: ``create_app(settings)``; clients open in the lifespan."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from argon2 import PasswordHasher
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
+from services.auth.app.apikeys import ApiKeyStore
 from services.auth.app.config import Settings
 from services.auth.app.errors import PROBLEM_STATUSES
+from services.auth.app.keys import KeyRing
+from services.auth.app.passwords import PasswordHashing
+from services.auth.app.revocation import Revocations
 from services.auth.app.routes import ROUTERS
+from services.auth.app.service import AuthService
+from services.auth.app.sessions import SessionStore
+from services.auth.app.throttle import LoginThrottle
+from services.auth.app.users import UserStore
 from shared.app import build_service_app
-from shared.clients import mongo_ping, open_mongo, open_redis, redis_ping
+from shared.clients import MongoClient, mongo_ping, open_mongo, open_redis, redis_ping
+
+log = logging.getLogger("taskstream.auth")
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        hash_len=RFC_9106_LOW_MEMORY.hash_len,
+        salt_len=RFC_9106_LOW_MEMORY.salt_len,
+    )
+
+
+def build_service(
+    settings: Settings, *, mongo: MongoClient, redis: Redis, executor: ThreadPoolExecutor
+) -> AuthService:
+    database = settings.mongodb_database
+    keyring = KeyRing(settings.keys_dir, token_ttl=settings.access_token_ttl_seconds)
+    keyring.ensure_key()
+    return AuthService(
+        settings=settings,
+        users=UserStore(mongo, database),
+        sessions=SessionStore(mongo, database),
+        api_keys=ApiKeyStore(mongo, database),
+        throttle=LoginThrottle(
+            redis,
+            per_account=settings.login_max_failures_per_account,
+            per_address=settings.login_max_failures_per_address,
+            window_seconds=settings.login_failure_window_seconds,
+        ),
+        revocations=Revocations(redis, access_token_ttl=settings.access_token_ttl_seconds),
+        hashing=PasswordHashing(password_hasher(settings), executor),
+        keyring=keyring,
+    )
+
+
+async def delete_expired_periodically(service: AuthService, interval: float) -> None:
+    """FerretDB has no TTL indexes, so expired sessions and keys are deleted from here."""
+    while True:
+        try:
+            deleted = await service.delete_expired()
+            log.info("expired auth records deleted", extra={"deleted": deleted})
+        except Exception:  # a store hiccup must not end the loop; the next round retries
+            log.warning("clean-up of expired auth records failed", exc_info=True)
+        await asyncio.sleep(interval)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -20,10 +80,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with AsyncExitStack() as stack:
             mongo = await stack.enter_async_context(open_mongo(settings.mongodb_url))
             redis = await stack.enter_async_context(open_redis(settings.redis_url))
+            executor = stack.enter_context(
+                ThreadPoolExecutor(settings.hashing_threads, thread_name_prefix="argon2")
+            )
+            service = build_service(settings, mongo=mongo, redis=redis, executor=executor)
+            for store in (service.users, service.sessions, service.api_keys):
+                await store.ensure_indexes()
+            app.state.auth = service
             app.state.readiness_checks = {
                 "mongodb": lambda: mongo_ping(mongo),
                 "redis": lambda: redis_ping(redis),
             }
+            cleanup = asyncio.create_task(
+                delete_expired_periodically(service, settings.cleanup_interval_seconds)
+            )
+            stack.callback(cleanup.cancel)
             yield
 
     return build_service_app(

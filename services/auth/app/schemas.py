@@ -1,1 +1,124 @@
 """Request and response models of the auth service."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from services.auth.app.passwords import MAX_LENGTH, password_problem
+
+# Deliberately loose (RFC 5321 allows a lot); the address is proven by use, not by a regex.
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    ),
+]
+
+
+def _acceptable_password(password: str) -> str:
+    problem = password_problem(password)
+    if problem:
+        raise ValueError(problem)
+    return password
+
+
+NewPassword = Annotated[str, AfterValidator(_acceptable_password)]
+# Long enough for any real password; bounded so nobody makes us hash megabytes.
+LoginPassword = Annotated[str, Field(min_length=1, max_length=4 * MAX_LENGTH)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RegisterRequest(Strict):
+    email: Email
+    password: NewPassword
+    name: Name | None = None
+
+
+class LoginRequest(Strict):
+    email: Annotated[str, StringConstraints(max_length=254)]
+    password: LoginPassword
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str | None
+    created_at: datetime
+
+
+class AccessTokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a token type, not a secret
+    expires_in: int
+
+
+class OAuthTokenOut(AccessTokenOut):
+    refresh_token: str
+
+
+class OAuthErrorOut(BaseModel):
+    """RFC 6749 section 5.2."""
+
+    error: Literal["invalid_request", "invalid_grant", "unsupported_grant_type"]
+    error_description: str
+
+
+class SessionOut(BaseModel):
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    current: bool
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]
+
+
+class ApiKeyCreate(Strict):
+    name: Name
+    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The full key. It is shown only once.")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]
+
+
+class ApiKeyResolveRequest(Strict):
+    key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ApiKeyResolved(BaseModel):
+    user_id: str
+    key_id: str
+    expires_at: datetime | None
+
+
+class Jwk(BaseModel):
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    alg: str
+    use: Literal["sig"]
+
+
+class Jwks(BaseModel):
+    keys: list[Jwk]

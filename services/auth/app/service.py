@@ -1,1 +1,209 @@
-"""Domain logic of the auth service (no HTTP here)."""
+"""Domain logic of the auth service (no HTTP here): accounts, sessions, tokens, API keys."""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NoReturn
+
+from services.auth.app.apikeys import ApiKey, ApiKeyStore
+from services.auth.app.config import Settings
+from services.auth.app.errors import (
+    ApiKeyLimitReached,
+    ApiKeyNotFound,
+    InvalidApiKey,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    SessionNotFound,
+)
+from services.auth.app.keys import KeyRing
+from services.auth.app.passwords import PasswordHashing
+from services.auth.app.revocation import Revocations
+from services.auth.app.sessions import Session, SessionStore
+from services.auth.app.throttle import LoginThrottle
+from services.auth.app.tokens import (
+    AccessToken,
+    mint_access_token,
+    new_api_key,
+    new_secret,
+    secret_digest,
+)
+from services.auth.app.users import User, UserStore, normalise_email
+from shared.identity import Identity
+
+log = logging.getLogger("taskstream.auth")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access: AccessToken
+    refresh_token: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    key: ApiKey
+    secret: str
+
+
+@dataclass
+class AuthService:
+    settings: Settings
+    users: UserStore
+    sessions: SessionStore
+    api_keys: ApiKeyStore
+    throttle: LoginThrottle
+    revocations: Revocations
+    hashing: PasswordHashing
+    keyring: KeyRing
+
+    async def register(self, *, email: str, password: str, name: str | None) -> User:
+        password_hash = await self.hashing.hash(password)
+        return await self.users.create(
+            email=email, name=name, password_hash=password_hash, now=utcnow()
+        )
+
+    async def login(
+        self, *, email: str, password: str, address: str, user_agent: str | None
+    ) -> IssuedTokens:
+        email = normalise_email(email)
+        await self.throttle.begin_attempt(email=email, address=address)
+        user = await self.users.by_email(email)
+        # Unknown emails are checked against a dummy hash so both cases take as long.
+        matches = await self.hashing.verify(user.password_hash if user else None, password)
+        if user is None or not matches:
+            raise InvalidCredentials("Invalid email or password.")
+        await self.throttle.succeeded(email=email, address=address)
+        if self.hashing.needs_rehash(user.password_hash):
+            new_hash = await self.hashing.hash(password)
+            await self.users.replace_hash(user_id=user.id, password_hash=new_hash)
+        return await self._start_session(user_id=user.id, user_agent=user_agent)
+
+    async def _start_session(self, *, user_id: str, user_agent: str | None) -> IssuedTokens:
+        refresh_token = new_secret()
+        session = await self.sessions.create(
+            user_id=user_id,
+            token_hash=secret_digest(refresh_token),
+            user_agent=user_agent,
+            now=utcnow(),
+            ttl=self.settings.refresh_token_ttl_seconds,
+        )
+        return IssuedTokens(self._mint(session), refresh_token, session.id)
+
+    def _mint(self, session: Session) -> AccessToken:
+        return mint_access_token(
+            key=self.keyring.current(),
+            user_id=session.user_id,
+            session_id=session.id,
+            issuer=self.settings.jwt_issuer,
+            audience=self.settings.jwt_audience,
+            ttl_seconds=self.settings.access_token_ttl_seconds,
+            now=int(utcnow().timestamp()),
+        )
+
+    async def refresh(self, *, refresh_token: str) -> IssuedTokens:
+        token_hash, new_token, now = secret_digest(refresh_token), new_secret(), utcnow()
+        session = await self.sessions.rotate(
+            token_hash=token_hash,
+            new_hash=secret_digest(new_token),
+            now=now,
+            ttl=self.settings.refresh_token_ttl_seconds,
+        )
+        if session is None:
+            await self._refuse_refresh(token_hash=token_hash, now=now)
+        return IssuedTokens(self._mint(session), new_token, session.id)
+
+    async def _refuse_refresh(self, *, token_hash: str, now: datetime) -> NoReturn:
+        """Refuse, and a rotated-away token replayed after the grace window is theft."""
+        used = await self.sessions.find_used(token_hash)
+        if used is not None:
+            age = (now - used.rotated_at).total_seconds()
+            if age > self.settings.refresh_reuse_grace_seconds:
+                log.warning(
+                    "refresh token replayed %.1fs after rotation; revoking its session",
+                    age,
+                    extra={"session_id": used.session_id},
+                )
+                await self._revoke_session(used.session_id, now=now)
+        raise InvalidRefreshToken("The refresh token is invalid or has expired.")
+
+    async def _revoke_session(
+        self, session_id: str, *, now: datetime, user_id: str | None = None
+    ) -> bool:
+        revoked = await self.sessions.revoke(session_id=session_id, now=now, user_id=user_id)
+        if revoked:
+            await self.revocations.revoke_sessions([session_id])
+        return revoked
+
+    async def logout(self, *, identity: Identity) -> None:
+        if identity.session_id is not None:
+            await self._revoke_session(identity.session_id, now=utcnow(), user_id=identity.user_id)
+        await self._revoke_presented_token(identity)
+
+    async def logout_all(self, *, identity: Identity) -> None:
+        now = utcnow()
+        session_ids = await self.sessions.revoke_all(user_id=identity.user_id, now=now)
+        await self.revocations.revoke_sessions(session_ids)
+        await self.revocations.revoke_user_tokens(
+            user_id=identity.user_id, before=int(now.timestamp())
+        )
+        await self._revoke_presented_token(identity)
+
+    async def _revoke_presented_token(self, identity: Identity) -> None:
+        if identity.token_id is not None and identity.token_expires_at is not None:
+            await self.revocations.revoke_token(
+                jti=identity.token_id, expires_at=identity.token_expires_at
+            )
+
+    async def me(self, *, user_id: str) -> User:
+        user = await self.users.by_id(user_id)
+        if user is None:
+            raise InvalidCredentials("The account no longer exists.")
+        return user
+
+    async def list_sessions(self, *, user_id: str) -> list[Session]:
+        return await self.sessions.list_active(user_id=user_id, now=utcnow())
+
+    async def delete_session(self, *, user_id: str, session_id: str) -> None:
+        if not await self._revoke_session(session_id, now=utcnow(), user_id=user_id):
+            raise SessionNotFound("No such session.")
+
+    async def create_api_key(
+        self, *, user_id: str, name: str, expires_in_days: int | None
+    ) -> NewApiKey:
+        if await self.api_keys.count(user_id=user_id) >= self.settings.api_key_max_per_user:
+            raise ApiKeyLimitReached("Delete an API key before creating another.")
+        secret, prefix = new_api_key()
+        key = await self.api_keys.create(
+            user_id=user_id,
+            name=name,
+            prefix=prefix,
+            key_hash=secret_digest(secret),
+            now=utcnow(),
+            expires_in_days=expires_in_days,
+        )
+        return NewApiKey(key, secret)
+
+    async def list_api_keys(self, *, user_id: str) -> list[ApiKey]:
+        return await self.api_keys.list(user_id=user_id)
+
+    async def delete_api_key(self, *, user_id: str, key_id: str) -> None:
+        if not await self.api_keys.delete(key_id=key_id, user_id=user_id):
+            raise ApiKeyNotFound("No such API key.")
+        await self.revocations.revoke_api_key(key_id)
+
+    async def resolve_api_key(self, *, key: str) -> ApiKey:
+        found = await self.api_keys.by_hash(key_hash=secret_digest(key), now=utcnow())
+        if found is None:
+            raise InvalidApiKey("The API key is invalid, expired or deleted.")
+        return found
+
+    async def delete_expired(self) -> int:
+        now = utcnow()
+        return await self.sessions.delete_expired(now=now) + await self.api_keys.delete_expired(
+            now=now
+        )

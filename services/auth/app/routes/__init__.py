@@ -2,4 +2,13 @@
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from services.auth.app.routes import account, api_keys, jwks, oauth, sessions
+
+ROUTERS: list[APIRouter] = [
+    account.router,
+    oauth.router,
+    sessions.router,
+    api_keys.router,
+    api_keys.internal_router,
+    jwks.router,
+]

@@ -1,0 +1,87 @@
+"""API keys in MongoDB: only the SHA-256 of a key is stored, next to its visible prefix."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    user_id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+
+    @classmethod
+    def from_document(cls, doc: Document) -> "ApiKey":
+        return cls(
+            id=doc["_id"],
+            user_id=doc["user_id"],
+            name=doc["name"],
+            prefix=doc["prefix"],
+            created_at=doc["created_at"],
+            expires_at=doc.get("expires_at"),
+        )
+
+
+def unexpired(now: datetime) -> Document:
+    return {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}
+
+
+class ApiKeyStore:
+    def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
+        self.keys: AsyncCollection[Document] = client[database]["api_keys"]
+
+    async def ensure_indexes(self) -> None:
+        await self.keys.create_index("key_hash", unique=True, name="key_hash_unique")
+        await self.keys.create_index("user_id", name="user_id")
+
+    async def create(
+        self,
+        *,
+        user_id: str,
+        name: str,
+        prefix: str,
+        key_hash: str,
+        now: datetime,
+        expires_in_days: int | None,
+    ) -> ApiKey:
+        expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
+        doc = {
+            "_id": uuid.uuid4().hex,
+            "user_id": user_id,
+            "name": name,
+            "prefix": prefix,
+            "key_hash": key_hash,
+            "created_at": now,
+            "expires_at": expires_at,
+        }
+        await self.keys.insert_one(doc)
+        return ApiKey.from_document(doc)
+
+    async def count(self, *, user_id: str) -> int:
+        return await self.keys.count_documents({"user_id": user_id})
+
+    async def list(self, *, user_id: str) -> list[ApiKey]:
+        cursor = self.keys.find({"user_id": user_id}).sort("created_at", -1)
+        return [ApiKey.from_document(doc) async for doc in cursor]
+
+    async def delete(self, *, key_id: str, user_id: str) -> bool:
+        result = await self.keys.delete_one({"_id": key_id, "user_id": user_id})
+        return result.deleted_count == 1
+
+    async def by_hash(self, *, key_hash: str, now: datetime) -> ApiKey | None:
+        doc = await self.keys.find_one({"key_hash": key_hash, **unexpired(now)})
+        return ApiKey.from_document(doc) if doc else None
+
+    async def delete_expired(self, *, now: datetime) -> int:
+        result = await self.keys.delete_many({"expires_at": {"$lte": now}})
+        return result.deleted_count

@@ -1,0 +1,36 @@
+"""The caller's sessions: list them, end one."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from services.auth.app.deps import CurrentIdentity, Service
+from services.auth.app.schemas import SessionList, SessionOut
+from shared.problems import problem_responses
+
+router = APIRouter(prefix="/api/v1/auth/sessions", tags=["sessions"])
+SessionId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.get("", response_model=SessionList, responses=problem_responses(401))
+async def list_sessions(identity: CurrentIdentity, service: Service) -> SessionList:
+    sessions = await service.list_sessions(user_id=identity.user_id)
+    items = [
+        SessionOut(
+            id=s.id,
+            created_at=s.created_at,
+            last_used_at=s.last_used_at,
+            user_agent=s.user_agent,
+            current=s.id == identity.session_id,
+        )
+        for s in sessions
+    ]
+    return SessionList(items=items)
+
+
+@router.delete("/{session_id}", status_code=204, responses=problem_responses(401, 404, 422))
+async def delete_session(
+    session_id: SessionId, identity: CurrentIdentity, service: Service
+) -> Response:
+    await service.delete_session(user_id=identity.user_id, session_id=session_id)
+    return Response(status_code=204)
