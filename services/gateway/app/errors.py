@@ -1,10 +1,71 @@
 """Domain errors of the gateway service and the one place they map to HTTP statuses."""
 
+from services.gateway.app.ratelimit import Decision, Policy
 from shared.identity import InvalidIdentity
 from shared.problems import DomainError, ProblemMap
 
+
+class NotAuthenticated(DomainError):
+    """No usable credentials; ``reason`` labels the auth-failure metric."""
+
+    def __init__(self, reason: str, detail: str = "Authentication required.") -> None:
+        super().__init__(detail)
+        self.reason = reason
+        challenge = "Bearer" if reason == "missing" else 'Bearer error="invalid_token"'
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class TokenRejected(NotAuthenticated):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "The access token is not valid.")
+
+
+class RateLimited(DomainError):
+    """The subject has used up its burst; the headers say when to come back."""
+
+    def __init__(self, detail: str, policy: Policy, decision: Decision) -> None:
+        super().__init__(detail)
+        self.headers = {k.decode(): v.decode() for k, v in decision.headers(policy)}
+
+
+class UpstreamUnavailable(DomainError):
+    """Every replica of a service is failing or has its circuit open."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class BadUpstream(DomainError):
+    """The upstream could not be reached or answered with something that is not HTTP."""
+
+
+class UpstreamTimeout(DomainError):
+    """The upstream did not answer within the read timeout."""
+
+
+class BodyTooLarge(DomainError):
+    """The request body exceeds the gateway's limit."""
+
+
+class UriTooLong(DomainError):
+    """The request target is longer than the gateway accepts."""
+
+    title = "URI Too Long"
+
+
+class HeadersTooLarge(DomainError):
+    """The request's header section is larger than the gateway accepts."""
+
+
 PROBLEM_STATUSES: ProblemMap = {
     InvalidIdentity: 401,
+    NotAuthenticated: 401,
+    BodyTooLarge: 413,
+    UriTooLong: 414,
+    HeadersTooLarge: 431,
+    RateLimited: 429,
+    BadUpstream: 502,
+    UpstreamUnavailable: 503,
+    UpstreamTimeout: 504,
 }
-
-__all__ = ["PROBLEM_STATUSES", "DomainError"]

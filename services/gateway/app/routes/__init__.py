@@ -1,5 +1,7 @@
-"""HTTP routes of the gateway service."""
+"""HTTP routes the gateway answers itself (everything else is proxied)."""
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from services.gateway.app.routes.docs import docs_router
+
+ROUTERS: list[APIRouter] = [docs_router()]

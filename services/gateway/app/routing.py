@@ -1,0 +1,64 @@
+"""Which upstream serves a public path, whether it needs credentials, and its metric label."""
+
+from dataclasses import dataclass
+
+# Public routes: no credentials needed; limited per client address instead of per user.
+PUBLIC_PATHS = frozenset(
+    {
+        "/api/v1/auth/register",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/token",
+        "/.well-known/jwks.json",
+    }
+)
+# Path segments that are part of a route; any other segment is an id in the metric label.
+STATIC_SEGMENTS = frozenset(
+    {
+        "api", "v1", "auth", "tasks", "search", "stats", "register", "login", "refresh",
+        "token", "logout", "logout-all", "me", "sessions", "api-keys", ".well-known",
+        "jwks.json",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class RouteLabel:
+    """What ``RequestContextMiddleware`` reads as ``scope["route"].path``."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    service: str
+    public: bool
+    label: RouteLabel
+
+
+def upstream_service(path: str) -> str | None:
+    if path.startswith("/api/v1/auth/") or path == "/.well-known/jwks.json":
+        return "auth"
+    if path == "/api/v1/tasks" or path.startswith("/api/v1/tasks/"):
+        return "tasks"
+    if path == "/api/v1/search" or path.startswith("/api/v1/search/"):
+        return "search"
+    return None
+
+
+def has_dot_segment(path: str) -> bool:
+    """``..`` or ``.`` segments could be normalised into another route further down."""
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
+def route_label(path: str) -> RouteLabel:
+    segments = [s if s in STATIC_SEGMENTS or not s else "{id}" for s in path.split("/")]
+    return RouteLabel("/".join(segments))
+
+
+def resolve(path: str) -> Target | None:
+    """The target of a proxied path, or ``None`` when the gateway itself answers (404)."""
+    service = upstream_service(path)
+    if service is None or has_dot_segment(path):
+        return None
+    return Target(service, path in PUBLIC_PATHS, route_label(path))
