@@ -1,5 +1,8 @@
 """Settings of the search service (prefix ``SEARCH_``; shared ones unprefixed)."""
 
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -10,3 +13,13 @@ class Settings(ServiceSettings):
 
     service_name: str = "search"
     port: int = 8003
+    # Holds the ``current`` symlink and the index directories it points to; one per replica.
+    index_dir: Path = Path(".local/search-index")
+    # While events keep arriving, staged changes wait at most this long before a commit;
+    # once the consumer has caught up it commits at once.
+    commit_interval_ms: int = Field(default=50, ge=1, le=10_000)
+    commit_max_events: int = Field(default=1000, ge=1, le=100_000)
+    writer_heap_bytes: int = Field(default=32_000_000, ge=15_000_000)
+    cache_ttl_seconds: int = Field(default=60, ge=1)
+    # How often the consumer looks for new partitions and a swapped-in index.
+    watch_interval_ms: int = Field(default=1000, ge=50)

@@ -1,5 +1,8 @@
-"""The search service app: ``create_app(settings)``; clients open in the lifespan."""
+"""The search service app: ``create_app(settings)``; clients and the projection start in the
+lifespan."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -7,9 +10,18 @@ from fastapi import FastAPI
 
 from services.search.app.config import Settings
 from services.search.app.errors import PROBLEM_STATUSES
+from services.search.app.invalidator import CacheInvalidator
+from services.search.app.metrics import ProjectionMetrics
 from services.search.app.routes import ROUTERS
+from services.search.app.runtime import SearchRuntime
 from shared.app import build_service_app
 from shared.clients import kafka_metadata_check, open_redis, redis_ping
+
+
+async def stop_task(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -19,9 +31,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             redis = await stack.enter_async_context(open_redis(settings.redis_url))
+            runtime = SearchRuntime(
+                settings=settings,
+                metrics=ProjectionMetrics(app.state.metrics.registry),
+                invalidator=CacheInvalidator(redis),
+            )
+            app.state.redis = redis
+            app.state.runtime = runtime
+            stack.push_async_callback(stop_task, asyncio.create_task(runtime.run()))
             app.state.readiness_checks = {
                 "redis": lambda: redis_ping(redis),
                 "kafka": lambda: kafka_metadata_check(settings.kafka_bootstrap_servers),
+                "index": runtime.check_ready,
             }
             yield
 

@@ -2,4 +2,6 @@
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from services.search.app.routes.search import router as search_router
+
+ROUTERS: list[APIRouter] = [search_router]

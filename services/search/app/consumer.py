@@ -1,0 +1,168 @@
+"""The projection: task events from Kafka applied to one ``TaskIndex``.
+
+Partitions are assigned by hand (no consumer group): every replica reads every partition and
+keeps its own offsets inside its index, so replicas never share or hand over work.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+
+from services.search.app.config import Settings
+from services.search.app.index import CommitResult, TaskIndex
+from services.search.app.invalidator import CacheInvalidator
+from services.search.app.layout import current_target
+from services.search.app.metrics import ProjectionMetrics
+from shared.events import TaskCloudEvent, decode_event
+
+log = logging.getLogger("taskstream.search.consumer")
+
+
+def make_consumer(settings: Settings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        # Only used when a stored offset is gone from the log (retention): start over.
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+        client_id=f"taskstream-search-{settings.port}",
+    )
+
+
+def decode_or_none(value: bytes | None) -> TaskCloudEvent | None:
+    if value is None:
+        return None
+    try:
+        return decode_event(value)
+    except ValidationError:
+        return None
+
+
+class Projector:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        index: TaskIndex,
+        consumer: AIOKafkaConsumer,
+        metrics: ProjectionMetrics,
+        invalidator: CacheInvalidator | None,
+    ) -> None:
+        self.settings = settings
+        self.index = index
+        self.consumer = consumer
+        self.metrics = metrics
+        self.invalidator = invalidator
+        self.live = False
+        self._first_staged_at = 0.0
+
+    async def run(self, *, on_caught_up: Callable[[], None]) -> None:
+        """Project until ``current`` names another index (a rebuild was swapped in)."""
+        await self.sync_partitions()
+        next_watch = time.monotonic()
+        while True:
+            received = await self.poll_once()
+            await self.commit_if_due(caught_up=received == 0)
+            if received == 0 and not self.index.staged_records and not self.live:
+                self.live = True
+                on_caught_up()
+            if time.monotonic() >= next_watch and not self.index.staged_records:
+                next_watch = time.monotonic() + self.settings.watch_interval_ms / 1000
+                if current_target(self.settings.index_dir) != self.index.path:
+                    return
+                await self.sync_partitions()
+
+    async def replay_to(self, end_offsets: Mapping[int, int]) -> None:
+        """Project until every partition's committed offset reaches ``end_offsets``."""
+        await self.sync_partitions()
+        while any(self.index.offsets.get(p, 0) < end for p, end in end_offsets.items()):
+            received = await self.poll_once()
+            await self.commit_if_due(caught_up=received == 0)
+
+    async def sync_partitions(self) -> None:
+        """Assign every partition of the topic (new ones too) at the index's committed offsets;
+        only called with nothing staged, so committed offsets are the consumer positions."""
+        await self.consumer.topics()  # refreshes metadata, which is how new partitions show up
+        found = self.consumer.partitions_for_topic(self.settings.task_events_topic) or set()
+        assigned = {tp.partition for tp in self.consumer.assignment()}
+        if found - assigned:
+            topic = self.settings.task_events_topic
+            partitions = [TopicPartition(topic, p) for p in sorted(found)]
+            self.consumer.assign(partitions)
+            for tp in partitions:
+                self.consumer.seek(tp, self.index.offsets.get(tp.partition, 0))
+            log.info("assigned partitions", extra={"partitions": sorted(found)})
+        self.update_lag()
+
+    async def poll_once(self) -> int:
+        staged = self.index.staged_records
+        if not self.consumer.assignment():
+            await asyncio.sleep(self.settings.watch_interval_ms / 1000)
+            return 0
+        batch = await self.consumer.getmany(
+            # With changes staged, take only what is already fetched: a commit is waiting.
+            timeout_ms=0 if staged else self.settings.watch_interval_ms,
+            max_records=self.settings.commit_max_events - staged,
+        )
+        records = [record for partition in batch.values() for record in partition]
+        if records:
+            if not staged:
+                self._first_staged_at = time.monotonic()
+            await asyncio.to_thread(self.stage, records)
+        return len(records)
+
+    def stage(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        for record in records:
+            event = decode_or_none(record.value)
+            applied = self.index.stage(
+                partition=record.partition, offset=record.offset, event=event
+            )
+            if applied:
+                self.metrics.applied.inc()
+            else:
+                self.metrics.skipped.labels("stale" if event else "unreadable").inc()
+
+    async def commit_if_due(self, *, caught_up: bool) -> None:
+        staged = self.index.staged_records
+        if not staged:
+            if self.invalidator is not None and self.invalidator.pending:
+                await self.invalidator.bump(())
+            return
+        waited_ms = (time.monotonic() - self._first_staged_at) * 1000
+        if (
+            caught_up
+            or staged >= self.settings.commit_max_events
+            or (waited_ms >= self.settings.commit_interval_ms)
+        ):
+            await self.commit()
+
+    async def commit(self) -> None:
+        started = time.perf_counter()
+        result = await asyncio.to_thread(self.index.commit)
+        self.metrics.commit_seconds.observe(time.perf_counter() - started)
+        if self.invalidator is not None:
+            await self.invalidator.bump(result.owners)
+        self.observe_visibility(result)
+        self.update_lag()
+
+    def observe_visibility(self, result: CommitResult) -> None:
+        # A replayed backlog would fill the histogram with its age, not with our latency.
+        if not self.live:
+            return
+        now = datetime.now(UTC)
+        for event_time in result.event_times:
+            aware = event_time if event_time.tzinfo else event_time.replace(tzinfo=UTC)
+            self.metrics.event_to_searchable.observe(max(0.0, (now - aware).total_seconds()))
+
+    def update_lag(self) -> None:
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                lag = highwater - self.index.offsets.get(tp.partition, 0)
+                self.metrics.lag.labels(str(tp.partition)).set(max(0, lag))

@@ -1,0 +1,204 @@
+"""The tantivy index of one replica: tasks, tombstones of deleted tasks, and consumer offsets.
+
+The offsets live in a meta document of the index itself, so they are committed in the same
+tantivy commit as the changes they cover: after a crash the index and its offsets always
+agree, nothing is skipped and nothing is applied twice. Deleted tasks stay as tombstone
+documents that remember their last version, so a replayed older event cannot resurrect them.
+Every method here blocks; callers run them in a worker thread.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import tantivy
+
+from shared.events import TaskCloudEvent, TaskEventType, TaskSnapshot
+
+log = logging.getLogger("taskstream.search.index")
+SCHEMA_VERSION = 1
+ANALYZER = "taskstream"
+META_ID = "__meta__"
+MAX_TOKEN_CHARS = 40
+
+
+class UnreadableIndex(Exception):
+    """The directory holds no usable index (missing, corrupt, other schema or other topic)."""
+
+
+def build_analyzer() -> tantivy.TextAnalyzer:
+    """Lowercased, accent-folded words; queries are analysed by the very same analyzer."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    for name in ("doc_id", "kind", "owner_id", "status", "priority", "tag"):
+        builder.add_text_field(name, stored=name == "doc_id", tokenizer_name="raw")
+    for name in ("title", "description", "tags"):
+        builder.add_text_field(name, tokenizer_name=ANALYZER)
+    builder.add_integer_field("version", stored=True, indexed=True, fast=True)
+    # The task as the public API shows it (JSON), or the offsets for the meta document.
+    builder.add_bytes_field("payload", stored=True)
+    return builder.build()
+
+
+def public_task(snapshot: TaskSnapshot) -> dict[str, Any]:
+    return snapshot.model_dump(mode="json", exclude={"owner_id"})
+
+
+def task_document(snapshot: TaskSnapshot) -> tantivy.Document:
+    doc = tantivy.Document(
+        doc_id=snapshot.id,
+        kind="task",
+        owner_id=snapshot.owner_id,
+        status=snapshot.status.value,
+        priority=snapshot.priority.value,
+        title=snapshot.title,
+        description=snapshot.description,
+        version=snapshot.version,
+        payload=orjson.dumps(public_task(snapshot)),
+    )
+    for tag in snapshot.tags:
+        doc.add_text("tag", tag)
+        doc.add_text("tags", tag)
+    return doc
+
+
+def tombstone_document(snapshot: TaskSnapshot) -> tantivy.Document:
+    return tantivy.Document(
+        doc_id=snapshot.id, kind="tombstone", owner_id=snapshot.owner_id, version=snapshot.version
+    )
+
+
+@dataclass
+class StagedChanges:
+    """What the writer holds that no reader sees yet."""
+
+    versions: dict[str, int] = field(default_factory=dict)
+    owners: set[str] = field(default_factory=set)
+    offsets: dict[int, int] = field(default_factory=dict)
+    event_times: list[datetime] = field(default_factory=list)
+    records: int = 0
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    owners: set[str]
+    event_times: list[datetime]
+    records: int
+
+
+class TaskIndex:
+    def __init__(self, path: Path, index: tantivy.Index, *, topic: str, heap_bytes: int) -> None:
+        self.path = path.resolve()
+        self.topic = topic
+        self.schema = index.schema
+        self.analyzer = build_analyzer()
+        self._index = index
+        self._index.register_tokenizer(ANALYZER, self.analyzer)
+        self._writer = index.writer(heap_size=heap_bytes, num_threads=1)
+        self._closed = False
+        self._staged = StagedChanges()
+        self.offsets: dict[int, int] = self._read_offsets()
+
+    @classmethod
+    def create(cls, path: Path, *, topic: str, heap_bytes: int) -> "TaskIndex":
+        path.mkdir(parents=True, exist_ok=True)
+        index = tantivy.Index(build_schema(), path=str(path), reuse=False)
+        created = cls(path, index, topic=topic, heap_bytes=heap_bytes)
+        created.commit()
+        return created
+
+    @classmethod
+    def open(cls, path: Path, *, topic: str, heap_bytes: int) -> "TaskIndex":
+        if not path.is_dir() or not tantivy.Index.exists(str(path)):
+            raise UnreadableIndex(f"no index in {path}")
+        try:
+            opened = cls(path, tantivy.Index.open(str(path)), topic=topic, heap_bytes=heap_bytes)
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise UnreadableIndex(f"cannot open {path}: {exc}") from exc
+        return opened
+
+    def searcher(self) -> tantivy.Searcher:
+        return self._index.searcher()
+
+    @property
+    def staged_records(self) -> int:
+        return self._staged.records
+
+    def stage(self, *, partition: int, offset: int, event: TaskCloudEvent | None) -> bool:
+        """Apply one record to the writer; False when it changes nothing (stale or unreadable)."""
+        self._staged.offsets[partition] = offset + 1
+        self._staged.records += 1
+        if event is None:
+            return False
+        snapshot = event.data
+        known = self.version_of(snapshot.id)
+        if known is not None and snapshot.version <= known:
+            return False
+        self._writer.delete_documents_by_term("doc_id", snapshot.id)
+        deleted = event.type is TaskEventType.deleted
+        document = tombstone_document(snapshot) if deleted else task_document(snapshot)
+        self._writer.add_document(document)
+        self._staged.versions[snapshot.id] = snapshot.version
+        self._staged.owners.add(snapshot.owner_id)
+        self._staged.event_times.append(event.time)
+        return True
+
+    def version_of(self, task_id: str) -> int | None:
+        """The newest version staged or committed for a task (tombstones included)."""
+        staged = self._staged.versions.get(task_id)
+        if staged is not None:
+            return staged
+        searcher = self.searcher()
+        hits = searcher.search(tantivy.Query.term_query(self.schema, "doc_id", task_id), 1).hits
+        if not hits:
+            return None
+        value = searcher.fast_field_values("version", [hits[0][1]])[0]
+        return int(value) if value is not None else None
+
+    def commit(self) -> CommitResult:
+        """Commit staged changes with the offsets they reach; readers see them on return."""
+        offsets = {**self.offsets, **self._staged.offsets}
+        stored_offsets = {str(partition): offset for partition, offset in offsets.items()}
+        meta = {"schema": SCHEMA_VERSION, "topic": self.topic, "offsets": stored_offsets}
+        self._writer.delete_documents_by_term("doc_id", META_ID)
+        self._writer.add_document(
+            tantivy.Document(doc_id=META_ID, kind="meta", payload=orjson.dumps(meta))
+        )
+        self._writer.commit()
+        self._index.reload()
+        staged, self._staged = self._staged, StagedChanges()
+        self.offsets = offsets
+        return CommitResult(staged.owners, staged.event_times, staged.records)
+
+    def discard_staged(self) -> None:
+        if not self._closed:
+            self._writer.rollback()
+        self._staged = StagedChanges()
+
+    def close(self) -> None:
+        """Release the writer (and its directory lock); searching keeps working."""
+        if not self._closed:
+            self._closed = True
+            self._writer.wait_merging_threads()
+
+    def _read_offsets(self) -> dict[int, int]:
+        searcher = self.searcher()
+        hits = searcher.search(tantivy.Query.term_query(self.schema, "doc_id", META_ID), 1).hits
+        if not hits:
+            return {}
+        meta = orjson.loads(searcher.doc(hits[0][1])["payload"][0])
+        if meta.get("schema") != SCHEMA_VERSION or meta.get("topic") != self.topic:
+            raise UnreadableIndex("index made for another schema or topic")
+        return {int(partition): int(offset) for partition, offset in meta["offsets"].items()}

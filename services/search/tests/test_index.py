@@ -1,0 +1,65 @@
+"""The index applies events by version, keeps tombstones and commits offsets with its data."""
+
+from pathlib import Path
+
+import pytest
+
+from services.search.app.index import TaskIndex, UnreadableIndex
+from services.search.tests.factories import task_event
+from shared.events import TaskEventType
+
+HEAP = 15_000_000
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> TaskIndex:
+    return TaskIndex.create(tmp_path / "index-1", topic="events", heap_bytes=HEAP)
+
+
+def test_newer_versions_apply_and_older_or_equal_ones_are_skipped(index: TaskIndex) -> None:
+    assert index.stage(partition=0, offset=0, event=task_event(version=2))
+    assert not index.stage(partition=0, offset=1, event=task_event(version=2))
+    assert not index.stage(partition=0, offset=2, event=task_event(version=1))
+    index.commit()
+    assert index.version_of("t1") == 2
+    assert not index.stage(partition=0, offset=3, event=task_event(version=1))
+
+
+def test_a_delete_leaves_a_tombstone_an_old_update_cannot_resurrect(index: TaskIndex) -> None:
+    index.stage(partition=0, offset=0, event=task_event(version=1))
+    index.stage(partition=0, offset=1, event=task_event(version=3, kind=TaskEventType.deleted))
+    index.commit()
+    updated = task_event(version=2, kind=TaskEventType.updated)
+    assert not index.stage(partition=0, offset=2, event=updated)
+    assert index.version_of("t1") == 3
+
+
+def test_offsets_are_committed_with_the_changes_and_survive_a_reopen(
+    index: TaskIndex, tmp_path: Path
+) -> None:
+    index.stage(partition=0, offset=41, event=task_event())
+    index.stage(partition=2, offset=7, event=None)
+    result = index.commit()
+    index.close()
+    reopened = TaskIndex.open(tmp_path / "index-1", topic="events", heap_bytes=HEAP)
+    assert reopened.offsets == {0: 42, 2: 8}
+    assert reopened.version_of("t1") == 1
+    assert result.owners == {"alice"}
+    assert result.records == 2
+
+
+def test_staged_changes_are_invisible_until_commit_and_lost_on_discard(index: TaskIndex) -> None:
+    index.stage(partition=0, offset=0, event=task_event())
+    index.discard_staged()
+    assert index.version_of("t1") is None
+    assert index.staged_records == 0
+
+
+def test_an_index_for_another_topic_or_a_missing_one_is_unreadable(
+    index: TaskIndex, tmp_path: Path
+) -> None:
+    index.close()
+    with pytest.raises(UnreadableIndex):
+        TaskIndex.open(tmp_path / "index-1", topic="other", heap_bytes=HEAP)
+    with pytest.raises(UnreadableIndex):
+        TaskIndex.open(tmp_path / "nothing-here", topic="events", heap_bytes=HEAP)

@@ -1,0 +1,97 @@
+"""Queries over a real (on-disk, temporary) tantivy index: matching, ranking, filters, owners."""
+
+from pathlib import Path
+
+import pytest
+
+from services.search.app.index import TaskIndex
+from services.search.app.schemas import SearchParams
+from services.search.app.service import run_search
+from services.search.tests.factories import task_event
+from shared.events import TaskCloudEvent
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> TaskIndex:
+    index = TaskIndex.create(tmp_path / "index-1", topic="events", heap_bytes=15_000_000)
+    events = [
+        task_event("groceries", title="Buy groceries", description="milk and <b>eggs</b>"),
+        task_event("report", title="Quarterly report", tags=("finance",), status="done"),
+        task_event("desc", title="Call mom", description="talk about groceries"),
+        task_event("bob", owner_id="bob", title="Buy groceries for bob"),
+        task_event("short", title="Fix the car", priority="high"),
+    ]
+    apply(index, events)
+    return index
+
+
+def apply(index: TaskIndex, events: list[TaskCloudEvent]) -> None:
+    for offset, event in enumerate(events):
+        index.stage(partition=0, offset=offset, event=event)
+    index.commit()
+
+
+def ids(index: TaskIndex, q: str, owner: str = "alice", **filters: object) -> list[str]:
+    params = SearchParams.model_validate({"q": q, **filters})
+    page = run_search(index, owner_id=owner, params=params)
+    return [item["task"]["id"] for item in page["items"]]
+
+
+def test_only_the_callers_tasks_match(index: TaskIndex) -> None:
+    assert ids(index, "groceries", owner="bob") == ["bob"]
+    assert "bob" not in ids(index, "groceries")
+
+
+def test_title_matches_rank_above_description_matches(index: TaskIndex) -> None:
+    assert ids(index, "groceries") == ["groceries", "desc"]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("grocreies", "groceries"),  # transposition: one edit
+        ("groceris", "groceries"),  # one deletion
+        ("qaurterly", "report"),  # 9 letters allow two edits
+        ("quartely reprt", "report"),
+        ("quart", "report"),  # the last word is a prefix
+        ("quartre", "report"),  # prefix with a typo
+        ("financ", "report"),  # tags are searched too
+    ],
+)
+def test_typos_and_prefixes_match(index: TaskIndex, q: str, expected: str) -> None:
+    assert expected in ids(index, q)
+
+
+def test_short_words_must_be_exact_and_every_word_must_match(index: TaskIndex) -> None:
+    assert ids(index, "cat") == []  # 3 letters: no typo allowed (car ≠ cat)
+    assert ids(index, "car") == ["short"]
+    assert ids(index, "groceries report") == []
+
+
+def test_filters_narrow_inside_the_engine(index: TaskIndex) -> None:
+    assert ids(index, "quarterly", status="done") == ["report"]
+    assert ids(index, "quarterly", status="todo") == []
+    assert ids(index, "fix", priority="high") == ["short"]
+    assert ids(index, "quarterly", tag="finance") == ["report"]
+    assert ids(index, "quarterly", tag="fin") == []
+
+
+@pytest.mark.parametrize("q", ["title:x OR *", ".*", "$where", '"quoted"', "[({", "\x00", "*"])
+def test_query_syntax_is_plain_text(index: TaskIndex, q: str) -> None:
+    page = run_search(index, owner_id="alice", params=SearchParams(q=q))
+    assert page["total"] == len(page["items"])
+
+
+def test_pages_and_total(index: TaskIndex) -> None:
+    first = run_search(index, owner_id="alice", params=SearchParams(q="groceries", limit=1))
+    second = run_search(index, owner_id="alice", params=SearchParams(q="groceries", offset=1))
+    assert first["total"] == second["total"] == 2
+    assert [i["task"]["id"] for i in first["items"] + second["items"]] == ["groceries", "desc"]
+
+
+def test_items_are_public_tasks_with_escaped_highlights(index: TaskIndex) -> None:
+    page = run_search(index, owner_id="alice", params=SearchParams(q="egg"))
+    (item,) = page["items"]
+    assert "owner_id" not in item["task"]
+    assert item["highlights"] == {"description": "milk and &lt;b&gt;<mark>eggs</mark>&lt;/b&gt;"}
+    assert item["score"] > 0
