@@ -1,5 +1,18 @@
 """Typed FastAPI dependencies of the tasks service."""
 
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.tasks.app.service import TaskService
 from shared.identity import CurrentIdentity
 
-__all__ = ["CurrentIdentity"]
+
+def task_service(request: Request) -> TaskService:
+    service: TaskService = request.app.state.task_service
+    return service
+
+
+Tasks = Annotated[TaskService, Depends(task_service)]
+
+__all__ = ["CurrentIdentity", "Tasks"]

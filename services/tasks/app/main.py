@@ -1,15 +1,32 @@
 """The tasks service app: ``create_app(settings)``; clients open in the lifespan."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
 from services.tasks.app.config import Settings
 from services.tasks.app.errors import PROBLEM_STATUSES
+from services.tasks.app.outbox import OutboxRelay
 from services.tasks.app.routes import ROUTERS
+from services.tasks.app.service import TaskService, ensure_indexes
+from services.tasks.app.stats import StatsCache
 from shared.app import build_service_app
-from shared.clients import kafka_metadata_check, mongo_ping, open_mongo, open_redis, redis_ping
+from shared.clients import mongo_ping, open_mongo, open_redis
+
+COLLECTION = "tasks"
+
+
+async def relay_alive(relay_task: "asyncio.Task[None]") -> None:
+    if relay_task.done():
+        raise RuntimeError("the outbox relay stopped")
+
+
+async def stop(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -18,12 +35,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            mongo = await stack.enter_async_context(open_mongo(settings.mongodb_url))
+            mongo = await stack.enter_async_context(
+                open_mongo(
+                    settings.mongodb_url,
+                    max_pool_size=settings.mongo_max_pool_size,
+                    min_pool_size=settings.mongo_min_pool_size,
+                    timeout_ms=settings.mongo_timeout_ms,
+                )
+            )
             redis = await stack.enter_async_context(open_redis(settings.redis_url))
+            tasks = mongo[settings.mongodb_database][COLLECTION]
+            await ensure_indexes(tasks)
+            relay = OutboxRelay(tasks=tasks, settings=settings, registry=app.state.metrics.registry)
+            # Kafka may be down: the relay connects in the background and writes go on meanwhile.
+            relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+            stack.push_async_callback(stop, relay_task)
+            app.state.task_service = TaskService(
+                tasks=tasks,
+                stats=StatsCache(redis, ttl_seconds=settings.stats_cache_ttl_seconds),
+                notify_outbox=relay.notify,
+                cursor_key=settings.cursor_key(),
+            )
+            # Only MongoDB is needed to serve: Kafka outages delay events, Redis ones caching.
             app.state.readiness_checks = {
                 "mongodb": lambda: mongo_ping(mongo),
-                "redis": lambda: redis_ping(redis),
-                "kafka": lambda: kafka_metadata_check(settings.kafka_bootstrap_servers),
+                "outbox": lambda: relay_alive(relay_task),
             }
             yield
 

@@ -2,4 +2,6 @@
 
 from fastapi import APIRouter
 
-ROUTERS: list[APIRouter] = []
+from services.tasks.app.routes.tasks import router as tasks_router
+
+ROUTERS: list[APIRouter] = [tasks_router]

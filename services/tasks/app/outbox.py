@@ -1,0 +1,161 @@
+"""The outbox relay: publishes the events stored in task documents, then clears them.
+
+Writers call ``notify(task_id)`` after a write and the relay publishes at once. A sweeper
+re-queues documents whose events have waited longer than ``outbox_stale_seconds`` (a crashed
+replica, a Kafka outage), so every acknowledged write is published at least once.
+"""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
+
+from services.tasks.app.config import Settings
+from services.tasks.app.documents import Document, now_utc
+from services.tasks.app.kafka import connect_producer, record_headers
+from shared.metrics import LATENCY_BUCKETS
+
+log = logging.getLogger("taskstream.tasks.outbox")
+SWEEP_BATCH = 1000
+RETRY_BACKOFF_MAX_SECONDS = 2.0
+PUBLISH_ERRORS = (KafkaError, TimeoutError, OSError)
+OUTBOX_PROJECTION = {"pending_events": 1, "version": 1, "deleted": 1}
+
+
+class PublishFailed(Exception):
+    """Kafka did not take a document's events; they stay pending for a retry."""
+
+
+class OutboxMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.published = Counter(
+            "tasks_outbox_events_published_total",
+            "Task events acknowledged by Kafka.",
+            registry=registry,
+        )
+        self.lag = Histogram(
+            "tasks_outbox_publish_lag_seconds",
+            "From the write to Kafka's acknowledgement.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+
+class OutboxRelay:
+    """One per process; a single worker so that one task's events go out in version order."""
+
+    def __init__(
+        self, *, tasks: AsyncCollection[Document], settings: Settings, registry: CollectorRegistry
+    ) -> None:
+        self._tasks = tasks
+        self._settings = settings
+        self._metrics = OutboxMetrics(registry)
+        self._queued: set[str] = set()
+        self._wake = asyncio.Event()
+
+    def notify(self, task_id: str) -> None:
+        """A write stored events for ``task_id``: publish them now rather than at the next sweep."""
+        self._queued.add(task_id)
+        self._wake.set()
+
+    async def run(self) -> None:
+        await asyncio.sleep(self._settings.relay_start_delay_seconds)
+        producer = await connect_producer(self._settings)
+        sweeper = asyncio.create_task(self._sweep_forever(), name="outbox-sweeper")
+        try:
+            await self._relay_forever(producer)
+        finally:
+            sweeper.cancel()
+            await producer.stop()
+
+    async def _relay_forever(self, producer: AIOKafkaProducer) -> None:
+        backoff = 0.1
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._queued = self._queued, set()
+            try:
+                await self.publish_pending(producer, batch)
+                backoff = 0.1
+            except (PublishFailed, PyMongoError) as exc:
+                log.warning("outbox publish failed, will retry", extra={"error": repr(exc)})
+                self._queued |= batch
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, RETRY_BACKOFF_MAX_SECONDS)
+                self._wake.set()
+
+    async def publish_pending(self, producer: AIOKafkaProducer, task_ids: set[str]) -> None:
+        """Publish and clear the pending events of these tasks; on failure raise, and the
+        caller re-queues the whole batch (what was already cleared is simply not found)."""
+        if not task_ids:
+            return
+        cursor = self._tasks.find({"_id": {"$in": sorted(task_ids)}}, OUTBOX_PROJECTION)
+        async for doc in cursor:
+            if doc.get("pending_events"):
+                await self._publish_document(producer, doc)
+            # Also for an empty outbox: that clears a leftover mark the sweeper would revisit.
+            await self._acknowledge(doc)
+
+    async def _publish_document(self, producer: AIOKafkaProducer, doc: Document) -> None:
+        events = sorted(doc["pending_events"], key=lambda event: event["version"])
+        try:
+            async with asyncio.timeout(self._settings.publish_timeout_seconds):
+                deliveries = [await self._send(producer, doc["_id"], event) for event in events]
+                await asyncio.gather(*deliveries)
+        except PUBLISH_ERRORS as exc:
+            raise PublishFailed(type(exc).__name__) from exc
+        acked = now_utc()
+        for event in events:
+            self._metrics.published.inc()
+            self._metrics.lag.observe(max((acked - event["at"]).total_seconds(), 0.0))
+
+    async def _send(
+        self, producer: AIOKafkaProducer, task_id: str, event: Document
+    ) -> "asyncio.Future[object]":
+        delivery: asyncio.Future[object] = await producer.send(
+            self._settings.task_events_topic,
+            value=event["value"].encode(),
+            key=task_id.encode(),
+            headers=record_headers(event["traceparent"]),
+        )
+        return delivery
+
+    async def _acknowledge(self, doc: Document) -> None:
+        """Clear what was published; a tombstone whose last event is out goes away entirely."""
+        unchanged = {"_id": doc["_id"], "version": doc["version"]}
+        if doc.get("deleted"):
+            await self._tasks.delete_one({**unchanged, "deleted": True})
+            return
+        cleared = await self._tasks.update_one(
+            unchanged, {"$set": {"pending_events": []}, "$unset": {"outbox_touched_at": ""}}
+        )
+        if cleared.matched_count == 0:
+            # A newer write pushed more events meanwhile: remove only the ones published here;
+            # that write's own notification publishes the rest.
+            published = doc["pending_events"]
+            await self._tasks.update_one(
+                {"_id": doc["_id"]}, {"$pullAll": {"pending_events": published}}
+            )
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.sweep_interval_seconds)
+            try:
+                stale = await self.stale_task_ids()
+            except PyMongoError as exc:
+                log.warning("outbox sweep failed", extra={"error": type(exc).__name__})
+                continue
+            if stale:
+                log.info("sweeper re-queued stale outbox entries", extra={"count": len(stale)})
+                self._queued.update(stale)
+                self._wake.set()
+
+    async def stale_task_ids(self) -> list[str]:
+        cutoff = now_utc() - timedelta(seconds=self._settings.outbox_stale_seconds)
+        cursor = self._tasks.find({"outbox_touched_at": {"$lt": cutoff}}, {"_id": 1})
+        return [doc["_id"] async for doc in cursor.limit(SWEEP_BATCH)]
