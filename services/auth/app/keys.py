@@ -1,10 +1,11 @@
 """Ed25519 signing keys: made on first start, kept as files, rotated by a command.
 
-``AUTH_KEYS_DIR`` holds one PKCS#8 PEM file per key, named ``<active from>-<kid>.pem`` (unix
-seconds), written 0600 through a temporary file and an atomic rename, so a reader never sees a
-half-written key. The newest active key signs; an older key stays in the JWKS until every token
-it signed has expired. Replicas notice a new file by the directory's mtime on their next use, so
-a rotation needs no restart; they must share the directory (a volume) or receive the same files.
+``AUTH_KEYS_DIR`` holds one PKCS#8 PEM file per key, named ``<active from>-<created>-<kid>.pem``
+(unix seconds, nanoseconds), written 0600 through a temporary file and an atomic rename, so a
+reader never sees a half-written key. The newest active key signs; an older key stays in the
+JWKS until every token it signed has expired. Replicas notice a new file by the directory's
+mtime on their next use, so a rotation needs no restart; they must share the directory (a
+volume) or receive the same files.
 
     python -m services.auth.app.keys rotate --keys-dir DIR [--activate-in S] [--prune-after S]
     python -m services.auth.app.keys list --keys-dir DIR
@@ -21,7 +22,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,10 @@ def _b64(data: bytes) -> str:
 class SigningKey:
     kid: str
     active_from: int
-    private_key: Ed25519PrivateKey
+    # Orders keys that become active in the same second: the later one wins.
+    created_ns: int
+    # Keys are told apart by kid; the key object itself has no equality.
+    private_key: Ed25519PrivateKey = field(compare=False, repr=False)
 
     def public_jwk(self) -> dict[str, str]:
         raw = self.private_key.public_key().public_bytes(
@@ -52,12 +56,12 @@ class SigningKey:
 
     @property
     def file_name(self) -> str:
-        return f"{self.active_from}-{self.kid}.pem"
+        return f"{self.active_from}-{self.created_ns}-{self.kid}.pem"
 
 
 def kid_for(private_key: Ed25519PrivateKey) -> str:
     """The RFC 7638 thumbprint of the public key: stable, and unique per key."""
-    probe = SigningKey("", 0, private_key).public_jwk()
+    probe = SigningKey("", 0, 0, private_key).public_jwk()
     canonical = json.dumps({k: probe[k] for k in ("crv", "kty", "x")}, separators=(",", ":"))
     return _b64(hashlib.sha256(canonical.encode()).digest())
 
@@ -80,7 +84,7 @@ def _write_private_file(path: Path, data: bytes) -> None:
 
 def write_new_key(keys_dir: Path, *, active_from: int) -> SigningKey:
     private_key = Ed25519PrivateKey.generate()
-    key = SigningKey(kid_for(private_key), active_from, private_key)
+    key = SigningKey(kid_for(private_key), active_from, time.time_ns(), private_key)
     pem = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -91,17 +95,17 @@ def write_new_key(keys_dir: Path, *, active_from: int) -> SigningKey:
 
 
 def _read_key(path: Path) -> SigningKey:
-    active_from, kid = path.stem.split("-", 1)
+    active_from, created_ns, kid = path.stem.split("-", 2)
     private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(private_key, Ed25519PrivateKey):
         raise ValueError(f"{path.name} is not an Ed25519 key")
-    return SigningKey(kid, int(active_from), private_key)
+    return SigningKey(kid, int(active_from), int(created_ns), private_key)
 
 
 def load_keys(keys_dir: Path) -> list[SigningKey]:
     """Every key in the directory, oldest first (temporary files are skipped)."""
     paths = (p for p in keys_dir.glob("*.pem") if not p.name.startswith("."))
-    return sorted((_read_key(p) for p in paths), key=lambda k: (k.active_from, k.kid))
+    return sorted((_read_key(p) for p in paths), key=lambda k: (k.active_from, k.created_ns))
 
 
 def signing_key(keys: Sequence[SigningKey], *, now: float) -> SigningKey:
