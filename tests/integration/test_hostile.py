@@ -1,0 +1,306 @@
+"""Hostile input through the gateway: operator injection, oversized, malformed and deep bodies.
+
+Every answer must be a clear 4xx problem+json (or a harmless 200 where the contract says so),
+never a 5xx or a hang, and nothing may change. JWT forgeries live in ``test_hostile_jwt.py``,
+the schema-driven fuzzing in ``test_hostile_fuzz.py``.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.harness import System
+from tests.integration.secrets_registry import Account, create_task, gateway_client, new_account
+
+pytestmark = pytest.mark.integration
+ONE_MIB = 1024 * 1024
+ANSWER_WITHIN_S = 10.0
+
+
+@pytest.fixture
+async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    async with gateway_client(system) as gateway:
+        yield gateway
+
+
+@pytest.fixture
+async def account(client: httpx.AsyncClient) -> Account:
+    return await new_account(client)
+
+
+def assert_problem(response: httpx.Response, *statuses: int) -> None:
+    assert response.status_code in statuses, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == response.status_code
+    assert "Traceback" not in response.text
+
+
+async def snapshot(client: httpx.AsyncClient, account: Account) -> list[dict[str, Any]]:
+    response = await client.get("/api/v1/tasks", params={"limit": 100}, headers=account.headers)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+INJECTED_BODIES: list[dict[str, Any]] = [
+    {"title": {"$ne": None}},
+    {"title": "x", "$where": "sleep(1000) || true"},
+    {"title": "x", "status": {"$in": ["todo", "done"]}},
+    {"title": "x", "tags": [{"$gt": ""}]},
+    {"title": "x", "owner_id": "someone-else"},
+    {"title": "x", "id": "000000000000000000000000"},
+    {"title": "x", "version": 99},
+    {"$set": {"title": "x"}},
+]
+
+
+@pytest.mark.parametrize("body", INJECTED_BODIES)
+async def test_operator_injection_in_a_create_is_refused(
+    client: httpx.AsyncClient, account: Account, body: dict[str, Any]
+) -> None:
+    response = await client.post("/api/v1/tasks", json=body, headers=account.headers)
+    assert_problem(response, 422)
+    assert await snapshot(client, account) == []
+
+
+@pytest.mark.parametrize("body", INJECTED_BODIES[1:])
+async def test_operator_injection_in_a_patch_changes_nothing(
+    client: httpx.AsyncClient, account: Account, body: dict[str, Any]
+) -> None:
+    task = await create_task(client, account, title="original")
+    response = await client.patch(f"/api/v1/tasks/{task['id']}", json=body, headers=account.headers)
+    assert_problem(response, 400, 422)
+    assert await snapshot(client, account) == [task]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": '{"$ne": "todo"}'},
+        {"priority": "$gt"},
+        {"sort": '{"$natural": 1}'},
+        {"limit": '{"$gt": 0}'},
+        {"cursor": '{"$ne": null}'},
+        {"due_before": '{"$gt": ""}'},
+    ],
+)
+async def test_operator_injection_in_list_filters_is_refused(
+    client: httpx.AsyncClient, account: Account, params: dict[str, str]
+) -> None:
+    await create_task(client, account, title="todo one")
+    response = await client.get("/api/v1/tasks", params=params, headers=account.headers)
+    assert_problem(response, 400, 422)
+
+
+@pytest.mark.parametrize(
+    "query", ["status[$ne]=todo", "tag[$regex]=.*", "status[$in][]=todo", "priority[$exists]=1"]
+)
+async def test_bracket_operators_in_query_strings_are_never_interpreted(
+    client: httpx.AsyncClient, account: Account, query: str
+) -> None:
+    # Only "todo" tasks exist: an interpreted `$ne todo` would return none of them. A service
+    # may refuse the parameter (4xx) or ignore it; it must never apply it as an operator.
+    tasks = [await create_task(client, account, title=f"todo {n}") for n in range(2)]
+    response = await client.get(f"/api/v1/tasks?{query}", headers=account.headers)
+    if response.status_code >= 400:
+        assert_problem(response, 400, 422)
+        return
+    assert response.status_code == 200
+    assert {t["id"] for t in response.json()["items"]} == {t["id"] for t in tasks}
+
+
+async def test_literal_operator_strings_match_literally(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    await create_task(client, account, title="tagged", tags=["plain"])
+    response = await client.get(
+        "/api/v1/tasks", params={"tag": '{"$ne": null}'}, headers=account.headers
+    )
+    if response.status_code == 200:
+        assert response.json()["items"] == []
+    else:
+        assert_problem(response, 400, 422)
+
+
+@pytest.mark.parametrize(
+    "query", ["$where", '{"$ne": null}', ".*", "title:x OR *", '"unbalanced', "[a TO z]", "(", "\\"]
+)
+async def test_query_syntax_in_search_is_plain_text(
+    client: httpx.AsyncClient, account: Account, query: str
+) -> None:
+    await create_task(client, account, title="something else entirely")
+    response = await client.get("/api/v1/search", params={"q": query}, headers=account.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": {"$ne": None}, "password": {"$ne": None}},
+        {"email": {"$gt": ""}, "password": "whatever-password"},
+        {"email": "a@example.test", "password": {"$regex": ".*"}},
+    ],
+)
+async def test_operator_injection_in_login_is_refused(
+    client: httpx.AsyncClient, account: Account, body: dict[str, Any]
+) -> None:
+    response = await client.post("/api/v1/auth/login", json=body)
+    assert_problem(response, 400, 422)
+    assert "access_token" not in response.text
+
+
+async def test_operator_injection_in_the_token_form_is_refused(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    form = {"grant_type": "password", "username[$ne]": "x", "password[$ne]": "x"}
+    response = await client.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 400, response.text
+    assert "access_token" not in response.text
+
+
+async def test_body_over_one_mib_is_413(client: httpx.AsyncClient, account: Account) -> None:
+    body = b'{"title": "' + b"x" * ONE_MIB + b'"}'
+    response = await client.post(
+        "/api/v1/tasks",
+        content=body,
+        headers={**account.headers, "Content-Type": "application/json"},
+    )
+    assert_problem(response, 413)
+    assert await snapshot(client, account) == []
+
+
+async def test_chunked_body_over_one_mib_is_413(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"title": "'
+        for _ in range(32):
+            yield b"x" * (64 * 1024)
+        yield b'"}'
+
+    response = await client.post(
+        "/api/v1/tasks",
+        content=chunks(),
+        headers={**account.headers, "Content-Type": "application/json"},
+    )
+    assert "content-length" not in response.request.headers
+    assert_problem(response, 413)
+    assert await snapshot(client, account) == []
+
+
+async def raw_exchange(system: System, request: bytes, body: bytes = b"") -> bytes:
+    """Send bytes no well-behaved client would, and return the status line that came back."""
+    host, port = system.gateway_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        try:
+            writer.write(body)
+            await writer.drain()
+        except ConnectionError:
+            pass
+        status_line = await asyncio.wait_for(reader.readline(), ANSWER_WITHIN_S)
+    finally:
+        writer.close()
+    return status_line
+
+
+async def test_lying_content_length_with_a_huge_chunked_body(
+    system: System, account: Account
+) -> None:
+    # Both framings at once is the classic smuggling shape; a server must not trust the small
+    # Content-Length and forward the rest as another request.
+    chunk = b"x" * (64 * 1024)
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(32)) + b"0\r\n\r\n"
+    head = (
+        b"POST /api/v1/tasks HTTP/1.1\r\nHost: gateway\r\n"
+        b"Authorization: Bearer " + account.access_token.encode() + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 15\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    status_line = await raw_exchange(system, head, body)
+    assert status_line.split()[1] in (b"400", b"413"), status_line
+
+
+async def test_huge_header_is_refused(client: httpx.AsyncClient, account: Account) -> None:
+    headers = {**account.headers, "X-Padding": "p" * (64 * 1024)}
+    try:
+        response = await client.get("/api/v1/tasks", headers=headers)
+    except httpx.RemoteProtocolError:
+        pytest.fail("the gateway dropped the connection instead of answering 431 or 400")
+    assert response.status_code in (400, 431), response.text
+
+
+async def test_huge_url_is_refused(client: httpx.AsyncClient, account: Account) -> None:
+    response = await client.get(f"/api/v1/tasks?tag={'t' * 20000}", headers=account.headers)
+    assert response.status_code in (400, 414, 431), response.text
+
+
+async def test_invalid_utf8_body_is_a_4xx(client: httpx.AsyncClient, account: Account) -> None:
+    response = await client.post(
+        "/api/v1/tasks",
+        content=b'{"title": "bad \xff\xfe bytes"}',
+        headers={**account.headers, "Content-Type": "application/json"},
+    )
+    assert_problem(response, 400, 422)
+    assert await snapshot(client, account) == []
+
+
+async def test_invalid_utf8_query_is_not_a_5xx(client: httpx.AsyncClient, account: Account) -> None:
+    response = await client.get("/api/v1/search?q=%FF%FEabc", headers=account.headers)
+    assert response.status_code < 500, response.text
+
+
+async def test_invalid_utf8_in_a_public_route(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/login",
+        content=b'{"email": "\xc3\x28@example.test", "password": "\xff"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert_problem(response, 400, 422)
+
+
+def nested(depth: int) -> bytes:
+    return b'{"title": "deep", "tags": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/v1/tasks", b"[" * 10_000 + b"]" * 10_000),
+        ("POST", "/api/v1/tasks", nested(10_000)),
+        ("POST", "/api/v1/tasks", b'{"a":' * 10_000 + b"1" + b"}" * 10_000),
+        ("POST", "/api/v1/auth/login", b"[" * 10_000 + b"]" * 10_000),
+        ("POST", "/api/v1/auth/register", b'{"a":' * 10_000 + b"1" + b"}" * 10_000),
+    ],
+)
+async def test_deeply_nested_json_is_a_quick_4xx(
+    client: httpx.AsyncClient, account: Account, method: str, path: str, body: bytes
+) -> None:
+    started = time.monotonic()
+    response = await client.request(
+        method, path, content=body, headers={**account.headers, "Content-Type": "application/json"}
+    )
+    assert time.monotonic() - started < ANSWER_WITHIN_S
+    assert_problem(response, 400, 413, 422)
+    assert await snapshot(client, account) == []
+
+
+async def test_deeply_nested_patch_is_a_quick_4xx(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    task = await create_task(client, account, title="keep me")
+    response = await client.patch(
+        f"/api/v1/tasks/{task['id']}",
+        content=b'{"description":' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+        headers={**account.headers, "Content-Type": "application/merge-patch+json"},
+    )
+    assert_problem(response, 400, 415, 422)
+    assert await snapshot(client, account) == [task]
