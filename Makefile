@@ -46,3 +46,19 @@ status: venv
 
 down: venv
 	@$(STACK) down
+
+# Validates the Dockerfile and the compose stack without a Docker engine: hadolint, Debian's
+# docker-compose (installed on first use) resolving the files with the placeholder env file,
+# and the tests that compare them with the code's settings and metrics.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+COMPOSE_CHECK := docker-compose --env-file deploy/compose/.env.example -f deploy/compose/compose.yaml
+
+.PHONY: deploy-check
+deploy-check: venv
+	@command -v docker-compose >/dev/null || { echo "==> installing docker-compose (Debian)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq docker-compose >/dev/null; }
+	@$(VENV)/bin/hadolint Dockerfile
+	@$(COMPOSE_CHECK) config --quiet
+	@$(COMPOSE_CHECK) -f deploy/compose/compose.ops-ports.yaml config --quiet
+	@$(PY) -m pytest tests/deploy -q -p no:cacheprovider
+	@echo "deploy-check: Dockerfile, compose files and observability config are valid"

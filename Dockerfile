@@ -1,0 +1,55 @@
+# One image for all four services; SERVICE picks which one runs (see docs/operations.md).
+# Build from the repository root:  docker build -t taskstream .
+
+# --- build: dependencies into a self-contained virtualenv, sources byte-compiled ---
+FROM python:3.11-slim-bookworm AS build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+WORKDIR /app
+# Dependencies first, from pyproject.toml's list, so a code-only change reuses this layer.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+    && pip install --requirement requirements.txt \
+    && rm pyproject.toml requirements.txt
+
+# Sources are run from /app (not installed) so data files such as auth's password list come along.
+COPY shared ./shared
+COPY services ./services
+RUN python -m compileall -q /app /opt/venv/lib
+
+# --- runtime: the virtualenv and the sources only; no pip cache, compilers or build files ---
+FROM python:3.11-slim-bookworm AS runtime
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    SERVICE=gateway \
+    AUTH_KEYS_DIR=/data/auth-keys \
+    SEARCH_INDEX_DIR=/data/search-index
+
+RUN groupadd --system --gid 10001 taskstream \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin taskstream \
+    && mkdir -p /data/auth-keys /data/search-index \
+    && chown -R 10001:10001 /data \
+    && chmod 0700 /data/auth-keys
+
+# Code stays owned by root: the service user can read it but not change it.
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /app /app
+
+USER 10001:10001
+WORKDIR /app
+EXPOSE 8000
+
+# /health is liveness only; dependencies are /ready's business (compose waits on it).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
+
+# Every service listens on 8000 inside its own container. `exec` makes uvicorn PID 1, so the
+# engine's SIGTERM reaches it and shutdown is graceful.
+CMD ["sh", "-c", "exec uvicorn --factory \"services.${SERVICE}.app.main:create_app\" --host 0.0.0.0 --port 8000 --no-access-log --timeout-graceful-shutdown 10"]
