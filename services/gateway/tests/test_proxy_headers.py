@@ -1,0 +1,89 @@
+"""What the proxy forwards and returns: no identity claims, no hop-by-hop fields."""
+
+from services.gateway.app.proxy import forwarded_request_headers, returned_response_headers
+from services.gateway.app.routing import resolve, route_label
+
+CLIENT_HEADERS = [
+    (b"host", b"api.example.test"),
+    (b"authorization", b"Bearer abc"),
+    (b"x-taskstream-identity", b"forged.mac"),
+    (b"x-user-id", b"admin"),
+    (b"x-forwarded-for", b"6.6.6.6"),
+    (b"connection", b"keep-alive, x-secret-hop"),
+    (b"x-secret-hop", b"1"),
+    (b"te", b"trailers"),
+    (b"content-type", b"application/json"),
+    (b"content-length", b"12"),
+]
+
+
+def test_identity_claims_and_hop_by_hop_fields_are_dropped() -> None:
+    forwarded = dict(
+        forwarded_request_headers(CLIENT_HEADERS, client_ip="10.0.0.7", scheme="https")
+    )
+    for name in (
+        b"x-taskstream-identity",
+        b"x-user-id",
+        b"connection",
+        b"x-secret-hop",
+        b"te",
+        b"host",
+    ):
+        assert name not in forwarded
+    assert forwarded[b"authorization"] == b"Bearer abc"
+    assert forwarded[b"content-length"] == b"12"
+    assert forwarded[b"x-forwarded-for"] == b"10.0.0.7"
+    assert forwarded[b"x-forwarded-proto"] == b"https"
+    assert forwarded[b"x-forwarded-host"] == b"api.example.test"
+    assert b"x-request-id" in forwarded
+    assert b"traceparent" in forwarded
+
+
+def test_response_hop_by_hop_fields_and_duplicates_of_ours_are_dropped() -> None:
+    upstream = [
+        (b"Content-Type", b"application/json"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"Connection", b"close"),
+        (b"Server", b"uvicorn"),
+        (b"ETag", b'"3"'),
+    ]
+    assert returned_response_headers(upstream) == [
+        (b"content-type", b"application/json"),
+        (b"etag", b'"3"'),
+    ]
+
+
+def test_routes_by_prefix_and_never_internal() -> None:
+    cases = {
+        "/api/v1/tasks": "tasks",
+        "/api/v1/tasks/abc": "tasks",
+        "/api/v1/search": "search",
+        "/api/v1/auth/login": "auth",
+        "/.well-known/jwks.json": "auth",
+    }
+    for path, service in cases.items():
+        target = resolve(path)
+        assert target is not None
+        assert target.service == service
+    for path in (
+        "/internal/v1/api-keys/resolve",
+        "/api/v1/tasksx",
+        "/api/v1/tasks/../../internal/x",
+        "/",
+    ):
+        assert resolve(path) is None
+
+
+def test_public_routes_are_exactly_the_credential_free_ones() -> None:
+    public = {
+        p
+        for p in ("/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/auth/me")
+        if resolve(p).public
+    }  # type: ignore[union-attr]
+    assert public == {"/api/v1/auth/login"}
+
+
+def test_metric_labels_replace_ids_with_a_placeholder() -> None:
+    assert route_label("/api/v1/tasks/65f0c0ffee").path == "/api/v1/tasks/{id}"
+    assert route_label("/api/v1/tasks/stats").path == "/api/v1/tasks/stats"
+    assert route_label("/api/v1/auth/sessions/s-1").path == "/api/v1/auth/sessions/{id}"
