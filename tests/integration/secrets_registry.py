@@ -120,14 +120,21 @@ async def search_total(client: httpx.AsyncClient, account: Account, query: str) 
     return total
 
 
+Observation = tuple[bool, object]
+
+
 async def eventually(
-    probe: Callable[[], Awaitable[bool]], *, within: float, interval: float = 0.1
+    probe: Callable[[], Awaitable[Observation]], *, within: float, interval: float = 0.1
 ) -> float:
-    """Poll ``probe`` until it is true; return how long it took, fail after ``within`` seconds."""
+    """Poll ``probe`` until it reports done; return how long that took.
+
+    The probe answers (done, what it saw); the last thing seen is in the failure message.
+    """
     started = time.monotonic()
     while True:
-        if await probe():
+        done, seen = await probe()
+        if done:
             return time.monotonic() - started
         if time.monotonic() - started > within:
-            raise AssertionError(f"condition not met within {within}s")
+            raise AssertionError(f"condition not met within {within}s; last seen: {seen!r}")
         await asyncio.sleep(interval)

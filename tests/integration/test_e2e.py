@@ -8,6 +8,7 @@ import pytest
 from tests.integration.harness import System
 from tests.integration.secrets_registry import (
     Account,
+    Observation,
     bearer,
     create_task,
     eventually,
@@ -41,8 +42,9 @@ async def assert_refused(client: httpx.AsyncClient, token: str) -> None:
 async def wait_searchable(
     client: httpx.AsyncClient, account: Account, word: str, total: int
 ) -> None:
-    async def found() -> bool:
-        return await search_total(client, account, word) == total
+    async def found() -> Observation:
+        seen = await search_total(client, account, word)
+        return seen == total, seen
 
     await eventually(found, within=SEARCHABLE_WITHIN_S)
 
@@ -73,13 +75,12 @@ async def test_journey_with_cookie_flow(client: httpx.AsyncClient) -> None:
 
     await wait_searchable(client, account, word, 3)
 
-    async def stats_follow() -> bool:
+    async def stats_follow() -> Observation:
         stats = await client.get("/api/v1/tasks/stats", headers=account.headers)
         assert stats.status_code == 200, stats.text
         body = stats.json()
-        return bool(
-            body["total"] == 3 and body["by_status"] == {"todo": 2, "in_progress": 0, "done": 1}
-        )
+        wanted = {"todo": 2, "in_progress": 0, "done": 1}
+        return body["total"] == 3 and body["by_status"] == wanted, body
 
     await eventually(stats_follow, within=SEARCHABLE_WITHIN_S)
 

@@ -20,6 +20,7 @@ from tests.integration.harness import System, stack_command
 from tests.integration.secrets_registry import (
     RETIRED_PROCESSES,
     Account,
+    Observation,
     create_task,
     eventually,
     gateway_client,
@@ -89,13 +90,14 @@ async def while_writing(stream: WriteStream, fault: Callable[[], Awaitable[None]
 async def all_finished_and_searchable(stream: WriteStream, *, within: float) -> None:
     expected = len(stream.acknowledged)
 
-    async def complete() -> bool:
+    async def complete() -> Observation:
         try:
             finished = await search_total_filtered(stream, stream.final_word, status="done")
             created = await search_total(stream.client, stream.account, stream.word)
-        except AssertionError:
-            return False
-        return finished == expected and created == expected
+        except AssertionError as exc:
+            return False, str(exc)
+        seen = {"expected": expected, "finished": finished, "created": created}
+        return finished == expected and created == expected, seen
 
     await eventually(complete, within=within, interval=0.5)
 
@@ -279,11 +281,11 @@ async def test_ferretdb_outage_is_a_quick_503_and_recovers(client: httpx.AsyncCl
     assert_quick_503(read, read_s)
     assert_quick_503(login, login_s)
 
-    async def writes_again() -> bool:
+    async def writes_again() -> Observation:
         response = await client.post(
             "/api/v1/tasks", json={"title": "after"}, headers=account.headers
         )
-        return response.status_code == 201
+        return response.status_code == 201, response.text[:300]
 
     await eventually(writes_again, within=RECOVERY_S, interval=0.5)
     listed = await client.get("/api/v1/tasks", params={"limit": 100}, headers=account.headers)
