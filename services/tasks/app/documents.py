@@ -53,6 +53,7 @@ def pending_event(
     )
     return {
         "id": event.id,
+        "type": event_type.value,
         "version": snapshot.version,
         "value": encode_event(event).decode(),
         "traceparent": traceparent,

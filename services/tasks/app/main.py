@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.tasks.app.config import Settings
 from services.tasks.app.errors import PROBLEM_STATUSES
+from services.tasks.app.locks import KeyedLocks
 from services.tasks.app.outbox import OutboxRelay
 from services.tasks.app.routes import ROUTERS
 from services.tasks.app.service import TaskService, ensure_indexes
@@ -46,13 +47,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis = await stack.enter_async_context(open_redis(settings.redis_url))
             tasks = mongo[settings.mongodb_database][COLLECTION]
             await ensure_indexes(tasks)
-            relay = OutboxRelay(tasks=tasks, settings=settings, registry=app.state.metrics.registry)
+            locks = KeyedLocks()
+            relay = OutboxRelay(
+                tasks=tasks, locks=locks, settings=settings, registry=app.state.metrics.registry
+            )
             # Kafka may be down: the relay connects in the background and writes go on meanwhile.
             relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
             stack.push_async_callback(stop, relay_task)
             app.state.task_service = TaskService(
                 tasks=tasks,
                 stats=StatsCache(redis, ttl_seconds=settings.stats_cache_ttl_seconds),
+                locks=locks,
                 notify_outbox=relay.notify,
                 cursor_key=settings.cursor_key(),
             )

@@ -18,13 +18,15 @@ from pymongo.errors import PyMongoError
 from services.tasks.app.config import Settings
 from services.tasks.app.documents import Document, now_utc
 from services.tasks.app.kafka import connect_producer, record_headers
+from services.tasks.app.locks import KeyedLocks
+from shared.events import TaskEventType
 from shared.metrics import LATENCY_BUCKETS
 
 log = logging.getLogger("taskstream.tasks.outbox")
 SWEEP_BATCH = 1000
 RETRY_BACKOFF_MAX_SECONDS = 2.0
 PUBLISH_ERRORS = (KafkaError, TimeoutError, OSError)
-OUTBOX_PROJECTION = {"pending_events": 1, "version": 1, "deleted": 1}
+OUTBOX_PROJECTION = {"pending_events": 1}
 
 
 class PublishFailed(Exception):
@@ -50,9 +52,15 @@ class OutboxRelay:
     """One per process; a single worker so that one task's events go out in version order."""
 
     def __init__(
-        self, *, tasks: AsyncCollection[Document], settings: Settings, registry: CollectorRegistry
+        self,
+        *,
+        tasks: AsyncCollection[Document],
+        locks: KeyedLocks,
+        settings: Settings,
+        registry: CollectorRegistry,
     ) -> None:
         self._tasks = tasks
+        self._locks = locks
         self._settings = settings
         self._metrics = OutboxMetrics(registry)
         self._queued: set[str] = set()
@@ -92,14 +100,12 @@ class OutboxRelay:
     async def publish_pending(self, producer: AIOKafkaProducer, task_ids: set[str]) -> None:
         """Publish and clear the pending events of these tasks; on failure raise, and the
         caller re-queues the whole batch (what was already cleared is simply not found)."""
-        if not task_ids:
-            return
-        cursor = self._tasks.find({"_id": {"$in": sorted(task_ids)}}, OUTBOX_PROJECTION)
-        async for doc in cursor:
-            if doc.get("pending_events"):
+        for task_id in sorted(task_ids):
+            # One lookup by id each: FerretDB pushes down only a bare ``{_id: ...}`` filter.
+            doc = await self._tasks.find_one({"_id": task_id}, OUTBOX_PROJECTION)
+            if doc and doc.get("pending_events"):
                 await self._publish_document(producer, doc)
-            # Also for an empty outbox: that clears a leftover mark the sweeper would revisit.
-            await self._acknowledge(doc)
+                await self._acknowledge(doc)
 
     async def _publish_document(self, producer: AIOKafkaProducer, doc: Document) -> None:
         events = sorted(doc["pending_events"], key=lambda event: event["version"])
@@ -126,21 +132,19 @@ class OutboxRelay:
         return delivery
 
     async def _acknowledge(self, doc: Document) -> None:
-        """Clear what was published; a tombstone whose last event is out goes away entirely."""
-        unchanged = {"_id": doc["_id"], "version": doc["version"]}
-        if doc.get("deleted"):
-            await self._tasks.delete_one({**unchanged, "deleted": True})
-            return
-        cleared = await self._tasks.update_one(
-            unchanged, {"$set": {"pending_events": []}, "$unset": {"outbox_touched_at": ""}}
-        )
-        if cleared.matched_count == 0:
-            # A newer write pushed more events meanwhile: remove only the ones published here;
-            # that write's own notification publishes the rest.
-            published = doc["pending_events"]
-            await self._tasks.update_one(
-                {"_id": doc["_id"]}, {"$pullAll": {"pending_events": published}}
-            )
+        """Remove exactly the events published; a tombstone whose event is out goes away.
+
+        ``$pullAll`` of the very entries read keeps any event a newer write added meanwhile.
+        """
+        published = doc["pending_events"]
+        async with self._locks.hold(doc["_id"]):
+            if any(event["type"] == TaskEventType.deleted for event in published):
+                # Nothing follows a delete, so every event of this task is out now.
+                await self._tasks.delete_one({"_id": doc["_id"]})
+            else:
+                await self._tasks.update_one(
+                    {"_id": doc["_id"]}, {"$pullAll": {"pending_events": published}}
+                )
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -157,5 +161,5 @@ class OutboxRelay:
 
     async def stale_task_ids(self) -> list[str]:
         cutoff = now_utc() - timedelta(seconds=self._settings.outbox_stale_seconds)
-        cursor = self._tasks.find({"outbox_touched_at": {"$lt": cutoff}}, {"_id": 1})
+        cursor = self._tasks.find({"pending_events.at": {"$lt": cutoff}}, {"_id": 1})
         return [doc["_id"] async for doc in cursor.limit(SWEEP_BATCH)]

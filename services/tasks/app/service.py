@@ -28,6 +28,7 @@ from services.tasks.app.errors import (
     TaskNotFound,
     VersionMismatch,
 )
+from services.tasks.app.locks import KeyedLocks
 from services.tasks.app.merge_patch import apply_merge_patch
 from services.tasks.app.queries import SortOrder, filter_fingerprint, list_filter
 from services.tasks.app.schemas import (
@@ -45,7 +46,7 @@ from shared.events import TaskEventType
 
 UPDATE_ATTEMPTS = 5
 STALE_ETAG = "The task has changed since that ETag; fetch it again."
-HIDDEN_FIELDS = {"pending_events": 0, "outbox_touched_at": 0}
+HIDDEN_FIELDS = {"pending_events": 0}
 
 
 def _owner_index(name: str, *keys: str) -> IndexModel:
@@ -60,7 +61,7 @@ INDEXES = [
     _owner_index("owner_priority", "priority_rank", "_id"),
     _owner_index("owner_status_created", "status", "created_at", "_id"),
     _owner_index("owner_tags", "tags"),
-    IndexModel([("outbox_touched_at", ASCENDING)], name="outbox_touched"),
+    IndexModel([("pending_events.at", ASCENDING)], name="outbox_pending_at"),
 ]
 
 
@@ -83,11 +84,13 @@ class TaskService:
         *,
         tasks: AsyncCollection[Document],
         stats: StatsCache,
+        locks: KeyedLocks,
         notify_outbox: Callable[[str], None],
         cursor_key: bytes,
     ) -> None:
         self._tasks = tasks
         self._stats = stats
+        self._locks = locks
         self._notify = notify_outbox
         self._cursor_key = cursor_key
 
@@ -105,7 +108,7 @@ class TaskService:
             "deleted": False,
         }
         event = self._event(doc, TaskEventType.created, at)
-        await self._tasks.insert_one({**doc, "pending_events": [event], "outbox_touched_at": at})
+        await self._tasks.insert_one({**doc, "pending_events": [event]})
         await self._after_write(doc)
         return task_of(doc)
 
@@ -116,17 +119,19 @@ class TaskService:
         self, *, owner_id: str, task_id: str, patch: object, expected_etags: Collection[str] | None
     ) -> Task:
         for _ in range(UPDATE_ATTEMPTS):
-            doc = await self._current(owner_id, task_id)
-            check_precondition(doc, expected_etags)
-            current = TaskFields.model_validate({name: doc[name] for name in TASK_FIELDS})
-            fields = apply_merge_patch(current, patch)
-            if fields == current:
-                return task_of(doc)
-            values = fields.model_dump()
-            written = await self._write_next_version(
-                doc, {**values, **derived_fields(values)}, TaskEventType.updated
-            )
+            async with self._locks.hold(task_id):
+                doc = await self._current(owner_id, task_id)
+                check_precondition(doc, expected_etags)
+                current = TaskFields.model_validate({name: doc[name] for name in TASK_FIELDS})
+                fields = apply_merge_patch(current, patch)
+                if fields == current:
+                    return task_of(doc)
+                values = fields.model_dump()
+                written = await self._write_next_version(
+                    doc, {**values, **derived_fields(values)}, TaskEventType.updated
+                )
             if written is not None:
+                await self._after_write(written)
                 return task_of(written)
             if expected_etags is not None:
                 raise VersionMismatch(STALE_ETAG)
@@ -136,10 +141,15 @@ class TaskService:
         self, *, owner_id: str, task_id: str, expected_etags: Collection[str] | None
     ) -> None:
         for _ in range(UPDATE_ATTEMPTS):
-            doc = await self._current(owner_id, task_id)
-            check_precondition(doc, expected_etags)
-            # A tombstone: the document stays, hidden, until the relay has published this event.
-            if await self._write_next_version(doc, {"deleted": True}, TaskEventType.deleted):
+            async with self._locks.hold(task_id):
+                doc = await self._current(owner_id, task_id)
+                check_precondition(doc, expected_etags)
+                # A tombstone: the document stays, hidden, until the relay has published it.
+                written = await self._write_next_version(
+                    doc, {"deleted": True}, TaskEventType.deleted
+                )
+            if written is not None:
+                await self._after_write(written)
                 return
             if expected_etags is not None:
                 raise VersionMismatch(STALE_ETAG)
@@ -182,10 +192,9 @@ class TaskService:
         return await cursor.skip(skip).limit(limit).to_list()
 
     async def _current(self, owner_id: str, task_id: str) -> Document:
-        doc = await self._tasks.find_one(
-            {"_id": task_id, "owner_id": owner_id, "deleted": False}, HIDDEN_FIELDS
-        )
-        if doc is None:
+        # By id alone, which FerretDB pushes down to its primary key; the rest checked here.
+        doc = await self._tasks.find_one({"_id": task_id}, HIDDEN_FIELDS)
+        if doc is None or doc["owner_id"] != owner_id or doc["deleted"]:
             raise TaskNotFound("No such task.")
         return doc
 
@@ -200,14 +209,11 @@ class TaskService:
         result = await self._tasks.update_one(
             {"_id": doc["_id"], "version": doc["version"], "deleted": False},
             {
-                "$set": {**changes, **stamp, "outbox_touched_at": at},
+                "$set": {**changes, **stamp},
                 "$push": {"pending_events": event},
             },
         )
-        if result.matched_count == 0:
-            return None
-        await self._after_write(new_doc)
-        return new_doc
+        return new_doc if result.matched_count else None
 
     @staticmethod
     def _event(doc: Document, event_type: TaskEventType, at: datetime) -> Document:
