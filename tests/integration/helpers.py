@@ -1,0 +1,107 @@
+"""Helpers for integration tests that need a user: register, log in, sign service identities.
+
+Every password and token these helpers handle is recorded with ``secrets_registry.remember``
+so the session's log check can prove none of them was ever logged.
+"""
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+
+from shared.identity import Identity, sign_identity
+from tests.integration.harness import System
+from tests.integration.secrets_registry import bearer, remember
+
+
+@dataclass
+class Account:
+    """A registered, logged-in user: what ``register_and_login`` returns."""
+
+    email: str
+    password: str
+    user_id: str
+    access_token: str
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Authorization: Bearer <access token>``."""
+        return bearer(self.access_token)
+
+    @property
+    def browser_headers(self) -> dict[str, str]:
+        """What a browser sends to ``/api/v1/auth/refresh``: both cookies and the CSRF header."""
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        return {"Cookie": cookie, "X-CSRF-Token": self.cookies.get("csrf_token", "")}
+
+
+def new_email() -> str:
+    return f"user-{uuid.uuid4().hex[:12]}@example.test"
+
+
+def new_password() -> str:
+    password = f"pw-{secrets.token_urlsafe(18)}"
+    remember(password)
+    return password
+
+
+async def register(
+    api: httpx.AsyncClient,
+    *,
+    email: str | None = None,
+    password: str | None = None,
+    name: str | None = "Tester",
+) -> tuple[str, str, str]:
+    """Register a user; returns ``(email, password, user id)``."""
+    email, password = email or new_email(), password or new_password()
+    remember(password)
+    body = {"email": email, "password": password, **({"name": name} if name else {})}
+    response = await api.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 201, response.text
+    return email, password, response.json()["id"]
+
+
+async def login(
+    api: httpx.AsyncClient, email: str, password: str, *, user_agent: str | None = None
+) -> tuple[str, dict[str, str]]:
+    """Log in through ``/login``; returns the access token and the cookies it set."""
+    headers = {"User-Agent": user_agent} if user_agent else {}
+    response = await api.post(
+        "/api/v1/auth/login", json={"email": email, "password": password}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    cookies = dict(response.cookies.items())
+    token: str = response.json()["access_token"]
+    remember(token, *cookies.values())
+    return token, cookies
+
+
+async def register_and_login(
+    api: httpx.AsyncClient, *, email: str | None = None, password: str | None = None
+) -> Account:
+    """A fresh user (or the given email/password), logged in through the gateway ``api``."""
+    email, password, user_id = await register(api, email=email, password=password)
+    token, cookies = await login(api, email, password)
+    return Account(email, password, user_id, token, cookies)
+
+
+async def oauth_password_grant(
+    api: httpx.AsyncClient, email: str, password: str
+) -> tuple[str, str]:
+    """RFC 6749 password grant; returns ``(access token, refresh token)``."""
+    form = {"grant_type": "password", "username": email, "password": password}
+    response = await api.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    remember(body["access_token"], body["refresh_token"])
+    return body["access_token"], body["refresh_token"]
+
+
+def signed_headers(system: System, identity: Identity, *, method: str, path: str) -> dict[str, str]:
+    """``X-Taskstream-Identity`` as the gateway would sign it, for calls straight to a service."""
+    secret = system.env["INTERNAL_SIGNING_SECRET"].encode()
+    return {
+        "X-Taskstream-Identity": sign_identity(identity, secret=secret, method=method, path=path)
+    }
