@@ -79,17 +79,29 @@ class Projector:
                 await self.sync_partitions()
 
     async def replay_to(self, end_offsets: Mapping[int, int]) -> None:
-        """Project until every partition's committed offset reaches ``end_offsets``."""
+        """Project until every partition is read and committed up to ``end_offsets``."""
         await self.sync_partitions()
-        while any(self.index.offsets.get(p, 0) < end for p, end in end_offsets.items()):
+        while True:
             received = await self.poll_once()
             await self.commit_if_due(caught_up=received == 0)
+            if not self.index.staged_records and await self.reached(end_offsets):
+                return
+
+    async def reached(self, end_offsets: Mapping[int, int]) -> bool:
+        # Positions, not stored offsets: control records advance the one but not the other.
+        topic = self.settings.task_events_topic
+        for partition, end in end_offsets.items():
+            if await self.consumer.position(TopicPartition(topic, partition)) < end:
+                return False
+        return True
 
     async def sync_partitions(self) -> None:
         """Assign every partition of the topic (new ones too) at the index's committed offsets;
         only called with nothing staged, so committed offsets are the consumer positions."""
-        await self.consumer.topics()  # refreshes metadata, which is how new partitions show up
-        found = self.consumer.partitions_for_topic(self.settings.task_events_topic) or set()
+        # The consumer's cached metadata covers assigned topics only and refreshes every few
+        # minutes; a fresh cluster-wide answer shows a new topic or partition at once.
+        cluster = await self.consumer._client.fetch_all_metadata()
+        found = cluster.partitions_for_topic(self.settings.task_events_topic) or set()
         assigned = {tp.partition for tp in self.consumer.assignment()}
         if found - assigned:
             topic = self.settings.task_events_topic
