@@ -1,0 +1,180 @@
+"""The three servers of the local stack: how each is installed, configured, run and probed."""
+
+import base64
+import subprocess
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.local._stack_config import StackConfig
+from deploy.local._stack_install import (
+    StackError,
+    ferretdb_argv,
+    install_ferretdb,
+    install_kafka,
+    install_redis,
+    require,
+    say,
+)
+from deploy.local._stack_probes import probe_kafka, probe_mongo, probe_redis
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    install: Callable[[Path], Path]  # cache dir -> what was installed there
+    argv: Callable[[StackConfig, Path], list[str]]  # writes config, returns the command line
+    probe: Callable[[StackConfig], Awaitable[None]]
+    ready_timeout: float  # a cold JVM on two busy cores is slow
+    stop_timeout: float  # Kafka flushes and closes its logs on SIGTERM
+
+
+KAFKA_JVM_OPTIONS = (
+    "-Xms256m",
+    "-Xmx512m",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+)
+
+KAFKA_LOG4J = """\
+# Everything to a size-capped file; only warnings and worse to stdout (the kafka.log we keep).
+log4j.rootLogger=INFO, file, stdout
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File={server_log}
+log4j.appender.file.MaxFileSize=10MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.Threshold=WARN
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+"""
+
+
+def _kafka_properties(config: StackConfig, data: Path) -> str:
+    port, controller = config.kafka_port, config.kafka_controller_port
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "log.dirs": str(data),
+        "num.partitions": "1",
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        # A lone broker has nobody to wait for; the 3 s default only slows every group join.
+        "group.initial.rebalance.delay.ms": "0",
+        # Kafka's default, stated so nobody has to look it up: producers may create topics.
+        "auto.create.topics.enable": "true",
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def _cluster_id(home: Path) -> str:
+    """The cluster id chosen at the first format, kept so a re-format never changes it."""
+    path = home / "cluster-id"
+    if not path.exists():
+        cluster_id = "-"
+        # Kafka ids are URL-safe base64 of 16 bytes; one starting with "-" reads as a flag.
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        path.write_text(f"{cluster_id}\n")
+    return path.read_text().strip()
+
+
+def _format_kafka_storage(java_argv: list[str], properties: Path, log: Path) -> None:
+    cluster_id = _cluster_id(properties.parent)
+    say(f"kafka: formatting storage once (cluster id {cluster_id})")
+    command = [*java_argv, "kafka.tools.StorageTool", "format"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        formatted = subprocess.run(
+            [*command, "-t", cluster_id, "-c", str(properties)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if formatted.returncode != 0:
+        raise StackError(f"kafka: formatting storage failed; see {log}")
+
+
+def _kafka_argv(config: StackConfig, kafka_home: Path) -> list[str]:
+    home = config.home("kafka")
+    data = home / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    properties = home / "server.properties"
+    properties.write_text(_kafka_properties(config, data))
+    log4j = home / "log4j.properties"
+    log4j.write_text(KAFKA_LOG4J.format(server_log=config.log_file("kafka-server")))
+    java = [
+        require("java", "a JDK 17+ (apt-get install openjdk-17-jdk-headless)"),
+        f"-Dlog4j.configuration=file:{log4j}",
+        "-cp",
+        f"{kafka_home / 'libs'}/*",
+    ]
+    if not (data / "meta.properties").exists():
+        _format_kafka_storage(java, properties, config.log_file("kafka"))
+    return [*java, *KAFKA_JVM_OPTIONS, "kafka.Kafka", str(properties)]
+
+
+def _mongo_argv(config: StackConfig, binary: Path) -> list[str]:
+    home = config.home("mongo")
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    return ferretdb_argv(binary, home, config.mongo_port)
+
+
+def _redis_argv(config: StackConfig, binary: Path) -> list[str]:
+    home = config.home("redis")
+    home.mkdir(parents=True, exist_ok=True)
+    conf = home / "redis.conf"
+    conf.write_text(
+        "bind 127.0.0.1\n"
+        f"port {config.redis_port}\n"
+        # We own the process: it stays in the foreground and logs to the file we gave it.
+        "daemonize no\n"
+        'logfile ""\n'
+        f"dir {home}\n"
+        "appendonly yes\n"
+        "appendfsync everysec\n"
+    )
+    return [str(binary), str(conf)]
+
+
+COMPONENTS = {
+    component.name: component
+    for component in (
+        Component(
+            name="kafka",
+            install=install_kafka,
+            argv=_kafka_argv,
+            probe=lambda config: probe_kafka(config.kafka_bootstrap),
+            ready_timeout=120,
+            stop_timeout=30,
+        ),
+        Component(
+            name="mongo",
+            install=install_ferretdb,
+            argv=_mongo_argv,
+            probe=lambda config: probe_mongo(config.mongo_url),
+            ready_timeout=30,
+            stop_timeout=10,
+        ),
+        Component(
+            name="redis",
+            install=install_redis,
+            argv=_redis_argv,
+            probe=lambda config: probe_redis(config.redis_url),
+            ready_timeout=30,
+            stop_timeout=10,
+        ),
+    )
+}
