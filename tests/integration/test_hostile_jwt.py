@@ -154,7 +154,6 @@ async def test_forged_tokens_are_refused(
     "header",
     [
         "Bearer",
-        "Bearer ",
         "Bearer not.a.jwt",
         "Bearer a.b",
         "Basic dXNlcjpwYXNz",
