@@ -8,6 +8,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,8 +55,8 @@ async def ensure_topic(system: System) -> None:
         await admin.close()
 
 
-@pytest.fixture(scope="session")
-async def producer(system: System) -> AsyncIterator[AIOKafkaProducer]:
+@asynccontextmanager
+async def open_producer(system: System) -> AsyncIterator[AIOKafkaProducer]:
     await ensure_topic(system)
     kafka = AIOKafkaProducer(
         bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all", linger_ms=0
@@ -65,6 +66,12 @@ async def producer(system: System) -> AsyncIterator[AIOKafkaProducer]:
         yield kafka
     finally:
         await kafka.stop()
+
+
+@pytest.fixture(scope="module")
+async def producer(system: System) -> AsyncIterator[AIOKafkaProducer]:
+    async with open_producer(system) as kafka:
+        yield kafka
 
 
 def task_event(
