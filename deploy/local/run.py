@@ -188,8 +188,10 @@ def shut_down(processes: Sequence[ServiceProcess]) -> None:
 
 
 def run() -> int:
-    # SIGTERM ends the run the way Ctrl-C does: through the clean-up below.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM ends the run the way Ctrl-C does: through the clean-up below. SIGINT is set
+    # explicitly because a shell that starts us in the background leaves it ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
     processes: list[ServiceProcess] = []
     try:
         print("==> infrastructure: stack.py up (Kafka, FerretDB, Redis)", flush=True)
@@ -206,7 +208,7 @@ def run() -> int:
         print_banner(processes[-1])
         return watch(processes)
     except KeyboardInterrupt:
-        print("\n==> interrupted", flush=True)
+        print("\n==> stop requested", flush=True)
         return 0
     except RuntimeError as exc:
         print(f"!! {exc}", file=sys.stderr, flush=True)
