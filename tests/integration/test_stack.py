@@ -65,6 +65,18 @@ async def test_kafka_produces_and_consumes_through_the_broker(topic: str) -> Non
     assert (received.key, received.value, received.offset) == (b"task-1", b"hello", sent.offset)
 
 
+async def topic_configs(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
+    """A topic's configs, once the broker has caught up with the controller that created it."""
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic)
+    for _ in range(50):
+        (described,) = await admin.describe_configs([resource])
+        ((error_code, _, _, _, entries),) = described.resources
+        if error_code == 0:
+            return {entry[0]: entry[1] for entry in entries}
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"describe_configs({topic}) kept failing with error {error_code}")
+
+
 async def test_kafka_compacted_topic_reports_its_cleanup_policy(
     kafka_admin: AIOKafkaAdminClient,
 ) -> None:
@@ -73,11 +85,7 @@ async def test_kafka_compacted_topic_reports_its_cleanup_policy(
     created = await kafka_admin.create_topics([compacted])
     try:
         assert [code for _, code, *_ in created.topic_errors] == [0]
-        (described,) = await kafka_admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, name)]
-        )
-        ((*_, entries),) = described.resources
-        configs = {entry[0]: entry[1] for entry in entries}
+        configs = await topic_configs(kafka_admin, name)
         assert configs["cleanup.policy"] == "compact"
     finally:
         await kafka_admin.delete_topics([name])
