@@ -113,7 +113,7 @@ class AccessGuard:
         return Verdict(revoked, self._limiter.check(credentials.subject, policy))
 
     async def _check_in_redis(self, credentials: Credentials, policy: Policy) -> Verdict:
-        keys = _script_keys(credentials)
+        keys = _script_keys(credentials, policy)
         args = (policy.interval_ms, policy.tolerance_ms, credentials.issued_at)
         reason, allowed, remaining, retry_ms, last = await self._script(keys=keys, args=args)
         if reason:
@@ -122,12 +122,17 @@ class AccessGuard:
         return Verdict(None, Decision(bool(allowed), int(remaining), int(retry_ms), int(last)))
 
 
-def _script_keys(credentials: Credentials) -> list[str]:
+def limit_subject(policy: Policy, subject: str) -> str:
+    """Buckets are per policy setting: gateways configured differently never share a TAT."""
+    return f"{policy.name}:{policy.rate_per_second:g}:{policy.burst}:{subject}"
+
+
+def _script_keys(credentials: Credentials, policy: Policy) -> list[str]:
     def key(part: str, name: Any) -> str:
         return str(name(part)) if part else ""
 
     return [
-        redis_keys.rate_limit(credentials.subject),
+        redis_keys.rate_limit(limit_subject(policy, credentials.subject)),
         key(credentials.token_id, redis_keys.revoked_token),
         key(credentials.session_id, redis_keys.revoked_session),
         key(credentials.user_id if credentials.issued_at else "", redis_keys.user_not_before),

@@ -35,8 +35,8 @@ SET_BY_GATEWAY = frozenset(
 )  # fmt: skip
 # Identity is only ever what the gateway signs; anything a client claims is dropped.
 IDENTITY_PREFIXES = (b"x-taskstream-", b"x-user-", b"x-auth-", b"x-identity")
-# uvicorn adds its own; the upstream's would be duplicates.
-DROPPED_RESPONSE = HOP_BY_HOP | {b"date", b"server"}
+# uvicorn and the request-context middleware add their own; the upstream's would be duplicates.
+DROPPED_RESPONSE = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
 
 
 @dataclass

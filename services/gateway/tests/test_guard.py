@@ -43,7 +43,7 @@ async def test_one_script_call_carries_every_revocation_key() -> None:
     assert verdict.revoked is None
     assert verdict.decision.allowed
     assert redis.calls == [
-        ["ratelimit:user:u1", "revoked:jti:j1", "revoked:sid:s1", "user:{u1}:nbf", ""]
+        ["ratelimit:user:1:2:user:u1", "revoked:jti:j1", "revoked:sid:s1", "user:{u1}:nbf", ""]
     ]
 
 

@@ -1,0 +1,293 @@
+"""The gateway against the real system: identity, limits, revocation, upstream failures."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+
+import httpx
+import pytest
+
+from deploy.local.services import ServiceProcess
+from shared.identity import Identity
+from tests.integration.harness import System, free_port, stack_command
+from tests.integration.helpers import Account, register_and_login, signed_headers
+from tests.integration.secrets_registry import remember
+
+pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def extra_process(
+    system: System, name: str, env: Mapping[str, str], *, ready: bool = True
+) -> Iterator[ServiceProcess]:
+    """One more process of ``name`` for this test only; stopped and forgotten afterwards."""
+    proc = system.add(name, extra_env=env, start=False)
+    try:
+        proc.start()
+        if ready:
+            proc.wait_ready()
+        else:
+            wait_alive(proc)
+        yield proc
+    finally:
+        proc.stop()
+        system.processes[name].remove(proc)
+
+
+def wait_alive(proc: ServiceProcess, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{proc.url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{proc.name}:{proc.port} did not start; see {proc.log_path}")
+
+
+@asynccontextmanager
+async def client_of(proc: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
+        yield client
+
+
+def assert_problem(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == status
+
+
+async def test_a_logged_in_user_reaches_every_service(api: httpx.AsyncClient) -> None:
+    account = await register_and_login(api)
+    me = await api.get("/api/v1/auth/me", headers=account.headers)
+    assert me.status_code == 200, me.text
+    assert me.json()["id"] == account.user_id
+    for path in ("/api/v1/tasks", "/api/v1/search?q=hello"):
+        response = await api.get(path, headers=account.headers)
+        assert response.status_code == 200, (path, response.text)
+        assert response.headers["ratelimit-policy"].startswith('"user";q=')
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_no_credentials_is_401_with_a_bearer_challenge(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/tasks")
+    assert_problem(response, 401)
+    assert response.headers["www-authenticate"] == "Bearer"
+    bad = await api.get("/api/v1/tasks", headers={"Authorization": "Bearer not-a-token"})
+    assert_problem(bad, 401)
+    assert "invalid_token" in bad.headers["www-authenticate"]
+
+
+async def test_forged_identity_headers_through_the_gateway_are_ignored(
+    api: httpx.AsyncClient, system: System
+) -> None:
+    victim, attacker = await register_and_login(api), await register_and_login(api)
+    forged = signed_headers(
+        system, Identity(user_id=victim.user_id, via="jwt"), method="GET", path="/api/v1/auth/me"
+    )
+    alone = await api.get("/api/v1/auth/me", headers={**forged, "X-User-Id": victim.user_id})
+    assert_problem(alone, 401)
+    mixed = await api.get("/api/v1/auth/me", headers={**forged, **attacker.headers})
+    assert mixed.status_code == 200
+    assert mixed.json()["id"] == attacker.user_id
+
+
+async def test_forged_identity_straight_to_a_service_port_is_refused(system: System) -> None:
+    tasks = system.one("tasks")
+    identity = Identity(user_id="someone", via="jwt")
+    wrong_path = signed_headers(system, identity, method="GET", path="/api/v1/tasks/stats")
+    wrong_secret = {"X-Taskstream-Identity": wrong_path["X-Taskstream-Identity"][:-4] + "AAAA"}
+    async with client_of(tasks) as direct:
+        for headers in ({}, wrong_path, wrong_secret, {"X-User-Id": "someone"}):
+            assert_problem(await direct.get("/api/v1/tasks", headers=headers), 401)
+
+
+async def test_internal_routes_are_never_routed(api: httpx.AsyncClient) -> None:
+    response = await api.post("/internal/v1/api-keys/resolve", json={"key": "ts_anything"})
+    assert_problem(response, 404)
+    sneaky = await api.get("/api/v1/tasks/../../internal/v1/api-keys/resolve")
+    assert sneaky.status_code in (400, 404)
+
+
+async def test_logout_revokes_the_token_at_the_next_request(api: httpx.AsyncClient) -> None:
+    account = await register_and_login(api)
+    assert (await api.post("/api/v1/auth/logout", headers=account.headers)).status_code == 204
+    assert_problem(await api.get("/api/v1/tasks", headers=account.headers), 401)
+
+
+async def create_api_key(api: httpx.AsyncClient, account: Account) -> tuple[str, str]:
+    response = await api.post("/api/v1/auth/api-keys", json={"name": "ci"}, headers=account.headers)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    remember(body["key"])
+    return body["id"], body["key"]
+
+
+async def test_an_api_key_works_until_deleted_despite_the_cache(api: httpx.AsyncClient) -> None:
+    account = await register_and_login(api)
+    key_id, key = await create_api_key(api, account)
+    for _ in range(2):  # the second answer comes from the gateway's cache
+        assert (await api.get("/api/v1/tasks", headers={"X-API-Key": key})).status_code == 200
+    deleted = await api.delete(f"/api/v1/auth/api-keys/{key_id}", headers=account.headers)
+    assert deleted.status_code == 204
+    assert_problem(await api.get("/api/v1/tasks", headers={"X-API-Key": key}), 401)
+    assert_problem(await api.get("/api/v1/tasks", headers={"X-API-Key": "ts_nope"}), 401)
+
+
+async def test_request_ids_pass_through_and_large_bodies_are_refused(
+    api: httpx.AsyncClient,
+) -> None:
+    account = await register_and_login(api)
+    response = await api.get(
+        "/api/v1/tasks", headers={**account.headers, "X-Request-ID": "gw-it-1"}
+    )
+    assert response.headers["x-request-id"] == "gw-it-1"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(17):
+            yield b"x" * 65536
+
+    streamed = await api.post("/api/v1/tasks", content=chunks(), headers=account.headers)
+    assert_problem(streamed, 413)
+
+
+async def test_the_merged_openapi_document_covers_the_public_api(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    document = response.json()
+    assert document["openapi"].startswith("3.1")
+    assert {"/api/v1/tasks", "/api/v1/search", "/api/v1/auth/login"} <= set(document["paths"])
+    assert not [p for p in document["paths"] if p.startswith("/internal")]
+    assert "OAuth2PasswordBearer" in document["components"]["securitySchemes"]
+
+
+async def test_a_burst_over_the_limit_gets_429_with_ietf_headers(
+    api: httpx.AsyncClient, system: System
+) -> None:
+    account = await register_and_login(api)
+    limits = {"GATEWAY_USER_RATE_PER_SECOND": "0.5", "GATEWAY_USER_BURST": "3",
+              "GATEWAY_PUBLIC_RATE_PER_SECOND": "0.5", "GATEWAY_PUBLIC_BURST": "2"}  # fmt: skip
+    with extra_process(system, "gateway", {**system.gateway_env(), **limits}) as gateway:
+        async with client_of(gateway) as client:
+            answers = [await client.get("/api/v1/tasks", headers=account.headers) for _ in range(4)]
+            assert [r.status_code for r in answers] == [200, 200, 200, 429]
+            assert answers[0].headers["ratelimit-policy"] == '"user";q=3;w=6'
+            assert answers[0].headers["ratelimit"].startswith('"user";r=2;t=')
+            assert_problem(answers[3], 429)
+            assert int(answers[3].headers["retry-after"]) >= 1
+            assert answers[3].headers["ratelimit"].startswith('"user";r=0;')
+            login = {"email": "nobody@example.test", "password": "wrong-password-123"}
+            public = [await client.post("/api/v1/auth/login", json=login) for _ in range(3)]
+            assert [r.status_code for r in public] == [401, 401, 429]
+            assert public[2].headers["ratelimit-policy"] == '"public";q=2;w=4'
+
+
+async def test_one_replica_of_two_stopped_costs_no_request(
+    api: httpx.AsyncClient, system: System
+) -> None:
+    account = await register_and_login(api)
+    with extra_process(system, "tasks", {}) as spare:
+        env = {**system.gateway_env(), "GATEWAY_BREAKER_COOLDOWN_SECONDS": "60"}
+        with extra_process(system, "gateway", env) as gateway:
+            spare.stop()
+            async with client_of(gateway) as client:
+                reads = [
+                    await client.get("/api/v1/tasks", headers=account.headers) for _ in range(10)
+                ]
+                body = {"title": "survives a dead replica"}
+                writes = [
+                    await client.post("/api/v1/tasks", json=body, headers=account.headers)
+                    for _ in range(4)
+                ]
+                metrics = (await client.get("/metrics")).text
+    assert [r.status_code for r in reads] == [200] * 10
+    assert [r.status_code for r in writes] == [201] * 4
+    assert 'gateway_circuit_open{replica="1",service="tasks"} 1.0' in metrics
+
+
+async def black_hole(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """An upstream that accepts and reads but never answers."""
+    await reader.read(65536)
+    await asyncio.sleep(30)
+    writer.close()
+
+
+async def test_slow_dead_and_broken_upstreams_give_504_502_and_503(
+    api: httpx.AsyncClient, system: System
+) -> None:
+    account = await register_and_login(api)
+    server = await asyncio.start_server(black_hole, "127.0.0.1", 0)
+    slow_port = server.sockets[0].getsockname()[1]
+    env = {
+        **system.gateway_env(),
+        "GATEWAY_TASKS_URLS": f"http://127.0.0.1:{slow_port}",
+        "GATEWAY_SEARCH_URLS": f"http://127.0.0.1:{free_port()}",
+        "GATEWAY_UPSTREAM_READ_TIMEOUT_SECONDS": "0.5",
+        "GATEWAY_BREAKER_FAILURE_THRESHOLD": "2",
+    }
+    try:
+        with extra_process(system, "gateway", env, ready=False) as gateway:
+            async with client_of(gateway) as client:
+                started = time.monotonic()
+                slow = await client.get("/api/v1/tasks", headers=account.headers)
+                assert_problem(slow, 504)
+                assert time.monotonic() - started < 3
+                dead = [
+                    await client.get("/api/v1/search?q=x", headers=account.headers)
+                    for _ in range(3)
+                ]
+                ready = await client.get("/ready")
+    finally:
+        server.close()
+    assert [r.status_code for r in dead] == [502, 502, 503]
+    assert int(dead[2].headers["retry-after"]) >= 1
+    assert "127.0.0.1" not in dead[0].text
+    assert_problem(ready, 503)
+
+
+async def test_tokens_keep_verifying_from_cached_keys_while_auth_is_down(
+    api: httpx.AsyncClient, system: System
+) -> None:
+    account = await register_and_login(api)
+    with extra_process(system, "auth", {}) as auth:
+        env = {**system.gateway_env(), "GATEWAY_AUTH_URLS": auth.url}
+        with extra_process(system, "gateway", env) as gateway:
+            async with client_of(gateway) as client:
+                assert (
+                    await client.get("/api/v1/tasks", headers=account.headers)
+                ).status_code == 200
+                auth.stop()
+                after = await client.get("/api/v1/tasks", headers=account.headers)
+                me = await client.get("/api/v1/auth/me", headers=account.headers)
+    assert after.status_code == 200
+    assert_problem(me, 502)
+
+
+@pytest.mark.faults
+async def test_redis_stopped_mid_test_keeps_serving_with_memory_limits(
+    api: httpx.AsyncClient, system: System
+) -> None:
+    alive, gone = await register_and_login(api), await register_and_login(api)
+    assert (await api.post("/api/v1/auth/logout", headers=gone.headers)).status_code == 204
+    limits = {"GATEWAY_USER_RATE_PER_SECOND": "0.5", "GATEWAY_USER_BURST": "50"}
+    with extra_process(system, "gateway", {**system.gateway_env(), **limits}) as gateway:
+        async with client_of(gateway) as client:
+            assert_problem(await client.get("/api/v1/tasks", headers=gone.headers), 401)
+            try:
+                stack_command("down", "redis")
+                during = [
+                    await client.get("/api/v1/tasks", headers=alive.headers) for _ in range(3)
+                ]
+                revoked = await client.get("/api/v1/tasks", headers=gone.headers)
+                burst = [
+                    await client.get("/api/v1/tasks", headers=alive.headers) for _ in range(60)
+                ]
+                metrics = (await client.get("/metrics")).text
+            finally:
+                stack_command("up", "redis")
+    assert [r.status_code for r in during] == [200] * 3
+    assert_problem(revoked, 401)
+    assert 429 in [r.status_code for r in burst]
+    assert "gateway_redis_fallback_total" in metrics
