@@ -70,7 +70,7 @@ def _build_once(final: Path, announce: str, build: Callable[[Path], None]) -> Pa
     return final
 
 
-def kafka_home(cache: Path) -> Path:
+def _kafka_home(cache: Path) -> Path:
     # The POM's digest is part of the name, so editing its dependencies resolves them afresh.
     digest = hashlib.sha256(KAFKA_POM.read_bytes()).hexdigest()[:8]
     return cache / f"kafka-{KAFKA_VERSION}-{digest}"
@@ -78,7 +78,7 @@ def kafka_home(cache: Path) -> Path:
 
 def install_kafka(cache: Path) -> Path:
     return _build_once(
-        kafka_home(cache),
+        _kafka_home(cache),
         f"==> kafka: resolving Apache Kafka {KAFKA_VERSION} jars from Maven Central"
         " (first run, ~1 min)",
         partial(_resolve_kafka_jars, cache),
@@ -110,7 +110,7 @@ def _resolve_kafka_jars(cache: Path, out: Path) -> None:
     )
 
 
-def go_env(cache: Path) -> dict[str, str]:
+def _go_env(cache: Path) -> dict[str, str]:
     """Go's module, build and toolchain caches, all inside the taskstream cache."""
     gopath = cache / "go"
     return {
@@ -134,7 +134,7 @@ def install_ferretdb(cache: Path) -> Path:
 
 def _build_ferretdb(cache: Path, out: Path) -> None:
     go = require("go", "Go 1.24+ from https://go.dev/dl")
-    env, log = go_env(cache), out / "build.log"
+    env, log = _go_env(cache), out / "build.log"
     say(f"    go mod download {FERRETDB_MODULE}@{FERRETDB_VERSION}")
     module = f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"
     info = json.loads(_run([go, "mod", "download", "-json", module], log=log, cwd=out, env=env))

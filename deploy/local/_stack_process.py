@@ -70,7 +70,7 @@ def spawn(argv: Sequence[str], *, log: Path, cwd: Path, env: Mapping[str, str]) 
         )
 
 
-def group_members(pgid: int) -> list[int]:
+def _group_members(pgid: int) -> list[int]:
     """Live processes in a process group (a server's forks count as the server)."""
     members = []
     for entry in Path("/proc").iterdir():
@@ -88,7 +88,7 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 def _wait_group_gone(pgid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while group_members(pgid):
+    while _group_members(pgid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
