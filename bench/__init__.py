@@ -1,0 +1,1 @@
+"""``make bench``: throughput and latency of the whole system on the local stack."""

@@ -1,0 +1,129 @@
+"""What every benchmark needs: sizes, a user, tokens, signed identities and task writes."""
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from shared.identity import IDENTITY_HEADER, Identity, sign_identity
+from tests.integration.harness import System
+
+PASSWORD = "bench-" + secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How long and how big each benchmark is; ``--smoke`` shrinks everything."""
+
+    rounds: int
+    wrk_seconds: float
+    connections: int
+    load_seconds: float
+    e2s_seconds: float
+    search_tasks: int
+    search_queries: int
+    index_rounds: int
+
+
+FULL = Sizes(
+    rounds=3,
+    wrk_seconds=10,
+    connections=64,
+    load_seconds=8,
+    e2s_seconds=20,
+    search_tasks=100_000,
+    search_queries=400,
+    index_rounds=2,
+)
+SMOKE = Sizes(
+    rounds=1,
+    wrk_seconds=2,
+    connections=16,
+    load_seconds=1.5,
+    e2s_seconds=2,
+    search_tasks=1000,
+    search_queries=20,
+    index_rounds=1,
+)
+
+
+@dataclass
+class User:
+    email: str
+    user_id: str
+
+
+@dataclass
+class Bench:
+    system: System
+    http: httpx.AsyncClient
+    sizes: Sizes
+    user: User
+    work_dir: Path
+
+    @property
+    def gateway(self) -> str:
+        return self.system.gateway_url
+
+    def url(self, name: str) -> str:
+        return self.system.one(name).url
+
+    async def token(self) -> str:
+        """A fresh access token: a full run outlives the 15-minute token lifetime."""
+        return await login(self.http, self.gateway, self.user.email)
+
+    async def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token()}"}
+
+    def identity(self, method: str, path: str) -> dict[str, str]:
+        """The header the gateway would add, for calling a service port directly."""
+        secret = self.system.env["INTERNAL_SIGNING_SECRET"].encode()
+        signed = sign_identity(
+            Identity(user_id=self.user.user_id, via="jwt"), secret=secret, method=method, path=path
+        )
+        return {IDENTITY_HEADER: signed}
+
+
+async def register(http: httpx.AsyncClient, gateway: str) -> User:
+    email = f"bench-{secrets.token_hex(6)}@example.com"
+    response = await http.post(
+        f"{gateway}/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "name": "Bench"},
+    )
+    response.raise_for_status()
+    return User(email=email, user_id=response.json()["id"])
+
+
+async def login(http: httpx.AsyncClient, gateway: str, email: str) -> str:
+    response = await http.post(
+        f"{gateway}/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+async def create_task(
+    http: httpx.AsyncClient, gateway: str, headers: dict[str, str], *, title: str
+) -> str:
+    body = {"title": title, "description": f"bench task {title}", "tags": ["bench"]}
+    response = await http.post(f"{gateway}/api/v1/tasks", json=body, headers=headers)
+    response.raise_for_status()
+    task_id: str = response.json()["id"]
+    return task_id
+
+
+async def warm_up(bench: Bench, gateway: str) -> None:
+    """Retry one authenticated request until the gateway has the signing keys.
+
+    A fresh gateway answers its very first token with 401 while it fetches the JWKS; the
+    figures should describe the warm system, not that one request.
+    """
+    for _ in range(20):
+        response = await bench.http.get(f"{gateway}/api/v1/auth/me", headers=await bench.bearer())
+        if response.status_code == 200:
+            return
+        await asyncio.sleep(0.25)
+    response.raise_for_status()

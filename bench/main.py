@@ -1,0 +1,158 @@
+"""``make bench``: start the system, run every benchmark, write the results files.
+
+``--smoke`` runs everything tiny (for CI), writes under ``.local/bench/`` and fails unless
+every required figure is a number.
+"""
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from bench import (
+    auth_bench,
+    gateway_bench,
+    machine,
+    report,
+    search_bench,
+    stream_bench,
+    system,
+    tasks_bench,
+)
+from bench.client import FULL, SMOKE, Bench, Sizes, register, warm_up
+from bench.kafka import delete_topics
+from bench.profile import markdown
+from deploy.local._stack_config import StackConfig
+from deploy.local.services import REPO
+from tests.integration.harness import System
+
+Benchmark = Callable[[Bench], Awaitable[dict[str, object]]]
+# Search goes last: it adds a replica and a gateway, and its backlog fills a topic.
+BENCHMARKS: dict[str, Benchmark] = {
+    "gateway": gateway_bench.run,
+    "auth": auth_bench.run,
+    "tasks": tasks_bench.run,
+    "stream": stream_bench.run,
+    "search": search_bench.run,
+}
+
+
+def say(message: str) -> None:
+    print(f"==> bench: {message}", flush=True)
+
+
+async def run_benchmarks(bench: Bench, only: list[str]) -> tuple[dict[str, object], list[str]]:
+    """Every benchmark in turn; one that fails is reported and the others still run."""
+    results: dict[str, object] = {}
+    raw: dict[str, object] = {}
+    failures = []
+    for name, benchmark in BENCHMARKS.items():
+        if only and name not in only:
+            continue
+        say(f"{name} ...")
+        started = time.monotonic()
+        try:
+            figures = await benchmark(bench)
+        except Exception as exc:  # One broken service must not hide the others.
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+            say(f"{name} FAILED: {failures[-1]}")
+            continue
+        raw[name] = figures.pop("raw", None)
+        results |= figures
+        say(f"{name} done in {time.monotonic() - started:.0f} s")
+    return {**results, "raw": raw}, failures
+
+
+async def profile_if_missed(bench: Bench, results: dict[str, object]) -> list[str]:
+    """When a gateway goal is missed, say where the gateway's time goes."""
+    if not any(goal.issue == 4 for goal in report.missed_goals(results)):
+        return []
+    say("gateway goal missed: profiling the gateway with py-spy ...")
+    try:
+        folded = await gateway_bench.profile(bench, bench.work_dir / "gateway.folded")
+    except Exception as exc:  # ptrace may be forbidden; the figures still stand.
+        return ["## Profile", "", f"py-spy could not profile the gateway: {exc}", ""]
+    return ["## Profile", "", *markdown("Gateway under peak load (py-spy)", folded)]
+
+
+@dataclass
+class Outcome:
+    results: dict[str, object]
+    failures: list[str]
+    profile: list[str]
+
+
+async def measure(running: System, sizes: Sizes, work_dir: Path, only: list[str]) -> Outcome:
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200)) as http:
+        user = await register(http, running.gateway_url)
+        bench = Bench(system=running, http=http, sizes=sizes, user=user, work_dir=work_dir)
+        await warm_up(bench, bench.gateway)
+        results, failures = await run_benchmarks(bench, only)
+        profile = [] if sizes is SMOKE else await profile_if_missed(bench, results)
+    return Outcome(results, failures, profile)
+
+
+def _started_components() -> bool:
+    """Whether our ``stack.py up`` started anything (the stack records what it started)."""
+    record = StackConfig.from_env().started_record
+    return record.exists() and " started" in record.read_text()
+
+
+def run_system(sizes: Sizes, only: list[str]) -> Outcome:
+    """Stack up, our own service processes, the benchmarks; everything we started is stopped."""
+    system.install_tools()
+    system.stack_up()
+    started_stack = _started_components()
+    work_dir = Path(tempfile.mkdtemp(prefix="taskstream-bench-"))
+    try:
+        running = system.start(work_dir)
+        try:
+            return asyncio.run(measure(running, sizes, work_dir, only))
+        finally:
+            running.stop()
+            _clean_up(running)
+    finally:
+        if started_stack:
+            system.stack_down_started_only()
+
+
+def _clean_up(running: System) -> None:
+    """The run's database and topics go with it, so benchmarks do not fill the dev stack."""
+    topic = running.env["KAFKA_TASK_EVENTS_TOPIC"]
+    system.drop_database(running)
+    asyncio.run(delete_topics(running.env["KAFKA_BOOTSTRAP_SERVERS"], [topic, f"{topic}-backlog"]))
+
+
+def _notes(outcome: Outcome) -> list[str]:
+    failures = [f"- {failure}" for failure in outcome.failures]
+    return [*(["## Failures", "", *failures, ""] if failures else []), *outcome.profile]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--only", nargs="*", default=[], choices=list(BENCHMARKS))
+    args = parser.parse_args(argv)
+    sizes = SMOKE if args.smoke else FULL
+    host = machine.describe()
+    code = machine.code_version()
+    outcome = run_system(sizes, args.only)
+    host["load_average_at_end"] = machine.load_average()
+    run = {"mode": "smoke" if args.smoke else "full", **asdict(sizes)}
+    results = {"machine": host, "code": code, "run": run, **outcome.results}
+    results["failures"] = outcome.failures
+    out_dir = REPO / (".local/bench" if args.smoke else "bench/results")
+    name = "smoke" if args.smoke else "latest"
+    report.write_json(results, out_dir / f"{name}.json")
+    report.write_markdown(results, _notes(outcome), out_dir / f"{name}.md")
+    say(f"wrote {out_dir / name}.json and .md")
+    missing = report.missing_keys(results)
+    if missing:
+        say(f"required figures missing or not numbers: {', '.join(missing)}")
+    # A full run that lost a figure still writes what it has; CI's smoke run must fail.
+    return 1 if args.smoke and (missing or outcome.failures) else 0

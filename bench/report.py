@@ -1,0 +1,133 @@
+"""The results files: ``latest.json`` for machines, ``latest.md`` for people."""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+# The keys issue 7 requires, each a number, in every results file.
+REQUIRED_KEYS = (
+    "gateway_vs_direct_rps_ratio",
+    "gateway_vs_nginx_rps_ratio",
+    "gateway_added_latency_p50_ms",
+    "gateway_added_latency_p99_ms",
+    "event_to_searchable_p50_ms",
+    "event_to_searchable_p99_ms",
+    "search_p50_ms",
+    "search_p99_ms",
+    "index_events_per_s",
+    "login_p50_ms",
+    "login_p99_ms",
+    "task_creates_per_s",
+)
+
+
+@dataclass(frozen=True)
+class Goal:
+    key: str
+    limit: float
+    at_least: bool  # True: the figure must reach the limit; False: stay under it.
+    issue: int
+
+    def met(self, value: float) -> bool:
+        return value >= self.limit if self.at_least else value <= self.limit
+
+    def text(self) -> str:
+        return f"{'≥' if self.at_least else '≤'} {self.limit:g}"
+
+
+GOALS = (
+    Goal("gateway_vs_direct_rps_ratio", 0.6, at_least=True, issue=4),
+    Goal("gateway_vs_nginx_rps_ratio", 0.75, at_least=True, issue=4),
+    Goal("gateway_added_latency_p50_ms", 1, at_least=False, issue=4),
+    Goal("gateway_added_latency_p99_ms", 5, at_least=False, issue=4),
+    Goal("login_p99_ms", 150, at_least=False, issue=3),
+    Goal("event_to_searchable_p50_ms", 30, at_least=False, issue=6),
+    Goal("event_to_searchable_p99_ms", 150, at_least=False, issue=6),
+    Goal("index_events_per_s", 5000, at_least=True, issue=6),
+    Goal("search_p99_ms", 10, at_least=False, issue=6),
+    Goal("search_gateway_p99_ms", 20, at_least=False, issue=6),
+)
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def missing_keys(results: Mapping[str, object]) -> list[str]:
+    """Required keys that are absent or not a finite number."""
+    return [key for key in REQUIRED_KEYS if not is_number(results.get(key))]
+
+
+def missed_goals(results: Mapping[str, object]) -> list[Goal]:
+    return [
+        goal
+        for goal in GOALS
+        if isinstance(value := results.get(goal.key), float | int) and not goal.met(value)
+    ]
+
+
+def write_json(results: Mapping[str, object], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def _goal_rows(results: Mapping[str, object]) -> list[str]:
+    rows = ["| figure | value | goal | issue | met |", "|---|---:|---|---|---|"]
+    for goal in GOALS:
+        value = results.get(goal.key)
+        if isinstance(value, int | float):
+            verdict = "met" if goal.met(value) else "**missed**"
+            shown = _number(value)
+        else:
+            verdict, shown = "not measured", "—"
+        rows.append(f"| `{goal.key}` | {shown} | {goal.text()} | #{goal.issue} | {verdict} |")
+    return rows
+
+
+def _other_rows(results: Mapping[str, object]) -> list[str]:
+    goal_keys = {goal.key for goal in GOALS}
+    rows = ["| figure | value |", "|---|---:|"]
+    for key, value in sorted(results.items()):
+        if key not in goal_keys and is_number(value):
+            rows.append(f"| `{key}` | {_number(value)} |")
+    return rows
+
+
+def _context_rows(results: Mapping[str, object]) -> list[str]:
+    rows = []
+    for section in ("machine", "code", "run"):
+        details = results.get(section)
+        if isinstance(details, Mapping):
+            rows += [f"- {key}: `{value}`" for key, value in details.items()]
+    return rows
+
+
+def write_markdown(results: Mapping[str, object], notes: list[str], path: Path) -> None:
+    lines = [
+        "# Taskstream benchmark results",
+        "",
+        "Written by `make bench` (`bench/run.py`); the raw per-round figures are in `latest.json`.",
+        "",
+        *_context_rows(results),
+        "",
+        "## Goals",
+        "",
+        *_goal_rows(results),
+        "",
+        "## Other figures",
+        "",
+        *_other_rows(results),
+        "",
+        *notes,
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines).rstrip() + "\n")

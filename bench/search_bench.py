@@ -1,0 +1,136 @@
+"""Issue 6: indexing a backlog, query latency over it (in the service and through a gateway)
+and the search process's peak memory.
+
+The backlog (100,000 tasks of the bench user) is produced straight to a topic of its own, and
+each round starts a fresh search replica on it; the last replica then serves the queries.
+"""
+
+import asyncio
+import time
+
+import httpx
+
+from bench.client import Bench, warm_up
+from bench.corpus import BACKLOG_MARKER, queries
+from bench.kafka import create_topic, produce_backlog
+from bench.scrape import scrape, total_of
+from bench.stats import latency_summary, median_of_rounds
+from bench.system import add, peak_rss_mib
+from deploy.local.services import ServiceProcess
+
+INDEX_TIMEOUT_S = 600.0
+POLL_S = 0.05
+SEARCH_PATH = "/api/v1/search"
+
+
+async def _indexed(bench: Bench, replica: ServiceProcess) -> float:
+    """Events the replica has applied by its own metric, else how many tasks search finds."""
+    try:
+        applied = total_of(await scrape(bench.http, replica.url), "applied", "_total")
+        if applied is not None:
+            return applied
+        response = await bench.http.get(
+            replica.url + SEARCH_PATH,
+            params={"q": BACKLOG_MARKER, "limit": 1},
+            headers=bench.identity("GET", SEARCH_PATH),
+        )
+        return float(response.json()["total"]) if response.status_code == 200 else 0.0
+    except (httpx.HTTPError, ValueError, KeyError):
+        # Not listening or not answering yet: nothing indexed yet.
+        return 0.0
+
+
+async def _index_round(bench: Bench, topic: str) -> tuple[ServiceProcess, dict[str, float]]:
+    count = bench.sizes.search_tasks
+    spawned = time.perf_counter()
+    replica = add(bench.system, "search", extra_env={"KAFKA_TASK_EVENTS_TOPIC": topic}, ready=False)
+    first_seen: float | None = None
+    while (done := await _indexed(bench, replica)) < count:
+        if time.perf_counter() - spawned > INDEX_TIMEOUT_S or not replica.alive():
+            raise RuntimeError(f"search replica indexed {done:.0f} of {count}")
+        if done and first_seen is None:
+            first_seen = time.perf_counter()
+        await asyncio.sleep(POLL_S)
+    finished = time.perf_counter()
+    # Start-up (imports, Kafka join) is not indexing; when the first poll already saw the
+    # whole backlog done, the time since spawn is the only honest figure left.
+    indexing_s = finished - (first_seen or spawned)
+    return replica, {
+        "index_events_per_s": count / indexing_s,
+        "index_seconds_from_spawn": finished - spawned,
+    }
+
+
+async def _latencies(bench: Bench, *, base: str, gateway: bool, batch: list[str]) -> list[float]:
+    bearer = await bench.bearer() if gateway else {}
+    durations = []
+    for query in batch:
+        headers = bearer or bench.identity("GET", SEARCH_PATH)
+        begun = time.perf_counter()
+        response = await bench.http.get(
+            base + SEARCH_PATH, params={"q": query, "limit": 20}, headers=headers
+        )
+        durations.append(time.perf_counter() - begun)
+        response.raise_for_status()
+    return durations
+
+
+async def _query_round(
+    bench: Bench, replica: ServiceProcess, gateway: ServiceProcess, seed: int
+) -> dict[str, float]:
+    # Distinct queries for each path: a repeated query would be answered from the Redis cache.
+    count = bench.sizes.search_queries
+    batch = queries(2 * count, seed=seed)
+    service = latency_summary(
+        await _latencies(bench, base=replica.url, gateway=False, batch=batch[:count])
+    )
+    through = latency_summary(
+        await _latencies(bench, base=gateway.url, gateway=True, batch=batch[count:])
+    )
+    return {
+        "search_p50_ms": service["p50_ms"],
+        "search_p99_ms": service["p99_ms"],
+        "search_gateway_p50_ms": through["p50_ms"],
+        "search_gateway_p99_ms": through["p99_ms"],
+    }
+
+
+async def _index_backlog(bench: Bench, topic: str) -> tuple[ServiceProcess, list[dict[str, float]]]:
+    """Each round a fresh replica indexes the whole backlog; the last one stays up."""
+    replica: ServiceProcess | None = None
+    rounds = []
+    for _ in range(bench.sizes.index_rounds):
+        if replica is not None:
+            replica.stop()
+        replica, figures = await _index_round(bench, topic)
+        rounds.append(figures)
+    assert replica is not None
+    return replica, rounds
+
+
+async def run(bench: Bench) -> dict[str, object]:
+    bootstrap = bench.system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    topic = bench.system.env["KAFKA_TASK_EVENTS_TOPIC"] + "-backlog"
+    count = bench.sizes.search_tasks
+    await create_topic(bootstrap, topic)
+    produced = time.perf_counter()
+    await produce_backlog(bootstrap, topic, owner_id=bench.user.user_id, count=count)
+    produce_s = time.perf_counter() - produced
+    replica, index_rounds = await _index_backlog(bench, topic)
+    gateway_env = {**bench.system.gateway_env(), "GATEWAY_SEARCH_URLS": replica.url}
+    gateway = add(bench.system, "gateway", extra_env=gateway_env)
+    await warm_up(bench, gateway.url)
+    await _latencies(bench, base=replica.url, gateway=False, batch=queries(20, seed=0))
+    query_rounds = [
+        await _query_round(bench, replica, gateway, seed)
+        for seed in range(1, bench.sizes.rounds + 1)
+    ]
+    assert replica.process is not None
+    return {
+        **median_of_rounds(index_rounds),
+        **median_of_rounds(query_rounds),
+        "search_tasks_indexed": float(count),
+        "search_peak_rss_mib": peak_rss_mib(replica.process.pid),
+        "backlog_produce_events_per_s": count / produce_s,
+        "raw": {"index_rounds": index_rounds, "query_rounds": query_rounds},
+    }

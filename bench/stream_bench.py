@@ -1,0 +1,115 @@
+"""Issues 5 and 6 under a steady stream of 100 task writes/s through the API.
+
+Measures the relay's publish lag (CloudEvent time, stamped at the write, to the Kafka record
+timestamp) and event-to-searchable: from each write's acknowledgement until a search for the
+unique word in its title finds it, and from the search service's own histogram.
+"""
+
+import asyncio
+import secrets
+import time
+
+from bench.client import Bench, create_task
+from bench.kafka import TopicWatcher
+from bench.load import paced
+from bench.scrape import Buckets, histogram_buckets, scrape
+from bench.stats import histogram_quantile, median_of_rounds, percentile, subtract_buckets
+
+WRITES_PER_S = 100
+# Polling search after every write would load it more than the writes do; one in four is
+# plenty of samples and keeps the poller's load small.
+POLL_EVERY = 4
+POLL_INTERVAL_S = 0.005
+GIVE_UP_AFTER_S = 5.0
+SETTLE_S = 1.0
+
+
+async def _found(bench: Bench, word: str, task_id: str) -> bool:
+    path = "/api/v1/search"
+    response = await bench.http.get(
+        bench.url("search") + path,
+        params={"q": word, "limit": 5},
+        headers=bench.identity("GET", path),
+    )
+    response.raise_for_status()
+    return any(item["task"]["id"] == task_id for item in response.json()["items"])
+
+
+async def _searchable_after(bench: Bench, word: str, task_id: str, acked: float) -> float | None:
+    """Seconds from the write's acknowledgement until search finds it; None if it never does."""
+    while time.time() - acked < GIVE_UP_AFTER_S:
+        if await _found(bench, word, task_id):
+            return time.time() - acked
+        await asyncio.sleep(POLL_INTERVAL_S)
+    return None
+
+
+async def _metric_buckets(bench: Bench) -> Buckets | None:
+    return histogram_buckets(await scrape(bench.http, bench.url("search")), "searchable")
+
+
+async def _stream(bench: Bench, watcher: TopicWatcher) -> dict[str, float]:
+    headers = await bench.bearer()
+    searchable: list[float | None] = []
+    written: list[str] = []
+
+    async def write(number: int) -> None:
+        word = f"zq{secrets.token_hex(6)}"
+        task_id = await create_task(bench.http, bench.gateway, headers, title=f"stream {word}")
+        written.append(task_id)
+        if number % POLL_EVERY == 0:
+            searchable.append(await _searchable_after(bench, word, task_id, time.time()))
+
+    before = await _metric_buckets(bench)
+    await paced(write, rate=WRITES_PER_S, seconds=bench.sizes.e2s_seconds)
+    await asyncio.sleep(SETTLE_S)
+    after = await _metric_buckets(bench)
+    return (
+        _searchable_figures(searchable)
+        | _metric_figures(before, after)
+        | _relay_figures(watcher, written)
+    )
+
+
+def _searchable_figures(samples: list[float | None]) -> dict[str, float]:
+    found = [sample for sample in samples if sample is not None]
+    return {
+        "event_to_searchable_p50_ms": percentile(found, 50) * 1000,
+        "event_to_searchable_p99_ms": percentile(found, 99) * 1000,
+        "event_to_searchable_samples": float(len(found)),
+        "event_to_searchable_not_found": float(len(samples) - len(found)),
+    }
+
+
+def _metric_figures(before: Buckets | None, after: Buckets | None) -> dict[str, float]:
+    if after is None:
+        return {}
+    observed = subtract_buckets(after, before or [])
+    return {
+        "event_to_searchable_metric_p50_ms": histogram_quantile(observed, 0.5) * 1000,
+        "event_to_searchable_metric_p99_ms": histogram_quantile(observed, 0.99) * 1000,
+    }
+
+
+def _relay_figures(watcher: TopicWatcher, written: list[str]) -> dict[str, float]:
+    arrivals = [
+        watcher.arrivals[(task_id, 1)] for task_id in written if (task_id, 1) in watcher.arrivals
+    ]
+    lags = [arrival.record_time - arrival.event_time for arrival in arrivals]
+    return {
+        "relay_publish_lag_p50_ms": percentile(lags, 50) * 1000,
+        "relay_publish_lag_p99_ms": percentile(lags, 99) * 1000,
+        "relay_events_missing": float(len(written) - len(arrivals)),
+    }
+
+
+async def run(bench: Bench) -> dict[str, object]:
+    watcher = TopicWatcher(
+        bench.system.env["KAFKA_BOOTSTRAP_SERVERS"], bench.system.env["KAFKA_TASK_EVENTS_TOPIC"]
+    )
+    await watcher.start()
+    try:
+        rounds = [await _stream(bench, watcher) for _ in range(bench.sizes.rounds)]
+    finally:
+        await watcher.stop()
+    return {**median_of_rounds(rounds), "raw": {"rounds": rounds}}

@@ -1,0 +1,96 @@
+"""The system under benchmark: the dev stack plus this run's own service processes.
+
+The processes, their settings and replicas come from the integration-test harness, so a
+benchmark measures exactly what the tests exercise; only the database, topic and limits differ.
+"""
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from pymongo import MongoClient
+
+from deploy.local.services import REPO, ServiceProcess
+from tests.integration.harness import System, run_env
+
+LOG_DIR = REPO / ".local" / "bench" / "logs"
+STACK = [sys.executable, str(REPO / "deploy" / "local" / "stack.py")]
+# High enough that the benchmark measures throughput, never the rate limiter.
+UNLIMITED = "1000000"
+
+
+def install_tools() -> None:
+    """wrk and nginx: through the stack script if it knows how, else straight from Debian."""
+    if shutil.which("wrk") and shutil.which("nginx"):
+        return
+    if subprocess.call([*STACK, "install-tools"], cwd=REPO) == 0:
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk", "nginx"], check=True, env=env)
+
+
+def stack_up() -> None:
+    subprocess.run([*STACK, "up"], cwd=REPO, check=True)
+
+
+def stack_down_started_only() -> None:
+    subprocess.call([*STACK, "down", "--started-only"], cwd=REPO)
+
+
+def bench_env(run_id: str, work_dir: Path) -> dict[str, str]:
+    env = run_env(run_id, work_dir)
+    mongo_base = env["MONGODB_URL"].rsplit("/", 1)[0]
+    return {
+        **env,
+        "MONGODB_URL": f"{mongo_base}/taskstream_bench_{run_id}",
+        "KAFKA_TASK_EVENTS_TOPIC": f"task-events-bench-{run_id}",
+        "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS": UNLIMITED,
+        "GATEWAY_PUBLIC_RATE_PER_SECOND": UNLIMITED,
+        "GATEWAY_PUBLIC_BURST": UNLIMITED,
+        "GATEWAY_USER_RATE_PER_SECOND": UNLIMITED,
+        "GATEWAY_USER_BURST": UNLIMITED,
+    }
+
+
+def add(
+    system: System, name: str, *, extra_env: Mapping[str, str] | None = None, ready: bool = True
+) -> ServiceProcess:
+    """``System.add``, but logging to the bench's own directory, away from the test logs."""
+    proc = system.add(name, extra_env=extra_env, start=False)
+    proc.log_dir = LOG_DIR
+    proc.start()
+    if ready:
+        proc.wait_ready()
+    return proc
+
+
+def start(work_dir: Path) -> System:
+    system = System(env=bench_env(secrets.token_hex(4), work_dir), work_dir=work_dir)
+    try:
+        for name in ("auth", "tasks", "search"):
+            add(system, name)
+        add(system, "gateway", extra_env=system.gateway_env())
+    except BaseException:
+        system.stop()
+        raise
+    return system
+
+
+def drop_database(system: System) -> None:
+    """The run's database goes with the run; its topics are deleted by the Kafka helpers."""
+    url = system.env["MONGODB_URL"]
+    client: MongoClient[dict[str, object]] = MongoClient(url, serverSelectionTimeoutMS=3000)
+    with client:
+        client.drop_database(url.rsplit("/", 1)[1])
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's high-water mark of resident memory (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
