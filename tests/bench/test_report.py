@@ -1,0 +1,74 @@
+"""The results files: every required key a number, goals judged, profiles summarised."""
+
+import math
+from pathlib import Path
+
+import orjson
+
+from bench.profile import summarize
+from bench.report import REQUIRED_KEYS, missed_goals, missing_keys, write_json, write_markdown
+from bench.wrk import parse_result
+
+
+def complete() -> dict[str, object]:
+    return dict.fromkeys(REQUIRED_KEYS, 1.0)
+
+
+def test_a_complete_result_misses_no_key() -> None:
+    assert missing_keys(complete()) == []
+
+
+def test_absent_nan_bool_and_text_figures_are_missing() -> None:
+    results = complete()
+    del results["search_p50_ms"]
+    results["search_p99_ms"] = math.nan
+    results["login_p50_ms"] = True
+    results["login_p99_ms"] = "12"
+    assert missing_keys(results) == [
+        "search_p50_ms",
+        "search_p99_ms",
+        "login_p50_ms",
+        "login_p99_ms",
+    ]
+
+
+def test_goals_are_judged_in_the_right_direction() -> None:
+    results = complete() | {"index_events_per_s": 4000.0, "gateway_vs_direct_rps_ratio": 0.7}
+    missed = {goal.key for goal in missed_goals(results)}
+    assert "index_events_per_s" in missed
+    assert "gateway_vs_direct_rps_ratio" not in missed
+    assert "login_p99_ms" not in missed
+
+
+def test_written_files_hold_the_figures(tmp_path: Path) -> None:
+    results = complete() | {"index_events_per_s": 4000.0, "machine": {"cores": 2}}
+    write_json(results, tmp_path / "r.json")
+    write_markdown(results, ["## Notes", "", "hello"], tmp_path / "r.md")
+    assert orjson.loads((tmp_path / "r.json").read_bytes())["index_events_per_s"] == 4000.0
+    markdown = (tmp_path / "r.md").read_text()
+    assert "| `index_events_per_s` | 4,000 | ≥ 5000 | #6 | **missed** |" in markdown
+    assert "- cores: `2`" in markdown
+    assert markdown.endswith("hello\n")
+
+
+def test_wrk_result_line_is_parsed() -> None:
+    output = (
+        "Running 2s test\n"
+        'BENCH_RESULT {"requests": 2000, "duration_us": 2000000, "p50_us": 1500, '
+        '"p99_us": 9000, "connect": 0, "read": 1, "write": 0, "status": 2, "timeout": 0}\n'
+    )
+    assert parse_result(output) == {
+        "rps": 1000.0,
+        "p50_ms": 1.5,
+        "p99_ms": 9.0,
+        "requests": 2000.0,
+        "errors": 3.0,
+    }
+
+
+def test_profile_summary_counts_inclusive_and_self_time() -> None:
+    folded = "main (a.py:1);handle (b.py:5);verify (c.py:9) 3\nmain (a.py:1);handle (b.py:7) 1\n"
+    inclusive, own = summarize(folded)
+    assert inclusive[0] == ("main (a.py)", 100.0)
+    assert ("handle (b.py)", 100.0) in inclusive
+    assert own == [("verify (c.py)", 75.0), ("handle (b.py)", 25.0)]
