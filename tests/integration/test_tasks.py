@@ -6,58 +6,25 @@ tests exercise the service alone; the end-to-end tests go through the gateway.
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import ConsumerRecord
 
-from shared.events import TaskCloudEvent, decode_event
-from shared.identity import Identity
+from shared.events import decode_event
 from tests.integration.harness import System
-from tests.integration.helpers import signed_headers
+from tests.integration.test_tasks_support import (
+    TASKS,
+    TasksUser,
+    assert_problem,
+    events_of,
+    task_events,
+)
 
 pytestmark = pytest.mark.integration
-TASKS = "/api/v1/tasks"
 EVENT_WAIT_S = 30.0
-
-
-class TasksUser:
-    """One user's signed calls straight to the tasks service."""
-
-    def __init__(self, system: System, client: httpx.AsyncClient) -> None:
-        self.system = system
-        self.client = client
-        self.user_id = f"user-{uuid.uuid4().hex}"
-
-    async def call(
-        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        identity = Identity(user_id=self.user_id, via="jwt")
-        signed = signed_headers(self.system, identity, method=method, path=path)
-        return await self.client.request(
-            method, path, headers={**signed, **(headers or {})}, **kwargs
-        )
-
-    async def create(self, **fields: Any) -> dict[str, Any]:
-        response = await self.call("POST", TASKS, json={"title": "a task", **fields})
-        assert response.status_code == 201, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def patch(self, task_id: str, patch: object, **headers: str) -> httpx.Response:
-        return await self.call(
-            "PATCH",
-            f"{TASKS}/{task_id}",
-            json=patch,
-            headers={"Content-Type": "application/merge-patch+json", **headers},
-        )
-
-    async def list(self, **params: Any) -> httpx.Response:
-        return await self.call("GET", TASKS, params=params)
 
 
 @pytest.fixture
@@ -74,42 +41,6 @@ def user(system: System, client: httpx.AsyncClient) -> TasksUser:
 @pytest.fixture
 def other_user(system: System, client: httpx.AsyncClient) -> TasksUser:
     return TasksUser(system, client)
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
-
-
-async def task_events(
-    system: System, *, until: Callable[[list[ConsumerRecord]], bool], within: float
-) -> list[ConsumerRecord]:
-    """Read the run's topic from the start until ``until(records)`` holds; fail after ``within``."""
-    consumer = AIOKafkaConsumer(
-        system.env["KAFKA_TASK_EVENTS_TOPIC"],
-        bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"],
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    records: list[ConsumerRecord] = []
-    try:
-        async with asyncio.timeout(within):
-            while not until(records):
-                batches = await consumer.getmany(timeout_ms=200)
-                records.extend(record for batch in batches.values() for record in batch)
-    except TimeoutError:
-        pytest.fail(f"events not complete within {within}s; saw {len(records)} records")
-    finally:
-        await consumer.stop()
-    return records
-
-
-def events_of(records: list[ConsumerRecord], task_ids: set[str]) -> list[TaskCloudEvent]:
-    return [decode_event(r.value) for r in records if r.key and r.key.decode() in task_ids]
 
 
 async def test_create_answers_201_with_location_and_etag(user: TasksUser) -> None:

@@ -66,8 +66,13 @@ INDEXES = [
 
 
 async def ensure_indexes(tasks: AsyncCollection[Document]) -> None:
-    """Idempotent: creating an index that exists with the same keys and name is a no-op."""
-    await tasks.create_indexes(INDEXES)
+    """Idempotent: creating an index that exists with the same keys and name is a no-op.
+
+    One command per index: FerretDB v1 drops the connection when a single ``createIndexes``
+    names several indexes that all exist already (a second replica starting, a restart).
+    """
+    for index in INDEXES:
+        await tasks.create_indexes([index])
 
 
 def check_precondition(doc: Document, expected_etags: Collection[str] | None) -> None:
