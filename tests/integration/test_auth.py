@@ -226,10 +226,10 @@ async def test_key_rotation_logs_nobody_out(client: httpx.AsyncClient, system: S
     assert {old_kid, new_kid} <= kids
     assert (await client.get("/api/v1/auth/me", headers=before.headers)).status_code == 200
 
-    async def new_key_accepted() -> bool:
+    async def new_key_accepted() -> tuple[bool, object]:
         # The gateway refetches the JWKS on an unknown kid, at most every few seconds.
         response = await client.get("/api/v1/auth/me", headers=bearer(token))
-        return response.status_code == 200
+        return response.status_code == 200, response.status_code
 
     await eventually(new_key_accepted, within=15, interval=0.5)
     assert (await client.get("/api/v1/auth/me", headers=before.headers)).status_code == 200
