@@ -4,7 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
 from argon2 import PasswordHasher
 from argon2.profiles import RFC_9106_LOW_MEMORY
@@ -72,6 +72,12 @@ async def delete_expired_periodically(service: AuthService, interval: float) -> 
         await asyncio.sleep(interval)
 
 
+async def stop_task(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -94,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cleanup = asyncio.create_task(
                 delete_expired_periodically(service, settings.cleanup_interval_seconds)
             )
-            stack.callback(cleanup.cancel)
+            stack.push_async_callback(stop_task, cleanup)
             yield
 
     return build_service_app(
