@@ -63,10 +63,11 @@ async def test_every_list_index_exists(tasks_collection: AsyncCollection[Documen
 async def test_list_queries_explain(
     user: TasksUser, tasks_collection: AsyncCollection[Document]
 ) -> None:
-    """MongoDB names the index it picks. FerretDB v1 on SQLite does not use secondary indexes
-    at all: its explain shows the SQLite plan and pushdown flags, and only a bare ``_id``
-    filter is pushed down. So on FerretDB this asserts that the by-id lookup every read and
-    write starts with hits the primary key, and reports the list plans as they are."""
+    """MongoDB names the index it picks. FerretDB v1 on SQLite does not say: its explain gives
+    SQLite's plan (``SCAN <table>`` for every query here) and pushdown flags, and it pushes
+    down only a bare ``_id`` filter. So on FerretDB this asserts what it does report: list
+    filters are evaluated in FerretDB itself, while the by-id lookup that every read and
+    write starts with is pushed down to SQLite."""
     task = await user.create(title="explained", tags=["x"])
     shapes = [
         ListQuery(),
@@ -85,7 +86,6 @@ async def test_list_queries_explain(
     by_id = await tasks_collection.find({"_id": task["id"]}).explain()
     if "ferretdbVersion" in by_id["serverInfo"]:
         assert by_id["filterPushdown"] is True
-        assert "SEARCH" in str(by_id["queryPlanner"]["Plan"]), by_id
     else:
         assert "IDHACK" in str(by_id["queryPlanner"]["winningPlan"]) or "EXPRESS" in str(by_id)
 

@@ -7,6 +7,7 @@ replica, a Kafka outage), so every acknowledged write is published at least once
 
 import asyncio
 import logging
+from contextlib import suppress
 from datetime import timedelta
 
 from aiokafka import AIOKafkaProducer
@@ -24,7 +25,8 @@ from shared.metrics import LATENCY_BUCKETS
 
 log = logging.getLogger("taskstream.tasks.outbox")
 SWEEP_BATCH = 1000
-RETRY_BACKOFF_MAX_SECONDS = 2.0
+RETRY_BACKOFF_SECONDS = 0.5
+CLOSE_TIMEOUT_SECONDS = 2.0
 PUBLISH_ERRORS = (KafkaError, TimeoutError, OSError)
 OUTBOX_PROJECTION = {"pending_events": 1}
 
@@ -73,29 +75,43 @@ class OutboxRelay:
 
     async def run(self) -> None:
         await asyncio.sleep(self._settings.relay_start_delay_seconds)
-        producer = await connect_producer(self._settings)
         sweeper = asyncio.create_task(self._sweep_forever(), name="outbox-sweeper")
         try:
-            await self._relay_forever(producer)
+            while True:
+                producer = await connect_producer(self._settings)
+                try:
+                    await self._relay_until_kafka_fails(producer)
+                finally:
+                    await self._close(producer)
         finally:
             sweeper.cancel()
-            await producer.stop()
 
-    async def _relay_forever(self, producer: AIOKafkaProducer) -> None:
-        backoff = 0.1
+    async def _relay_until_kafka_fails(self, producer: AIOKafkaProducer) -> None:
+        """Publish whatever is queued; return when Kafka refuses, to start a fresh producer.
+
+        A fresh producer is needed: after a broker restart an idempotent producer's sequence
+        numbers are out of step (``OutOfOrderSequenceNumber``) and it never recovers by itself.
+        """
         while True:
             await self._wake.wait()
             self._wake.clear()
             batch, self._queued = self._queued, set()
             try:
                 await self.publish_pending(producer, batch)
-                backoff = 0.1
             except (PublishFailed, PyMongoError) as exc:
                 log.warning("outbox publish failed, will retry", extra={"error": repr(exc)})
                 self._queued |= batch
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, RETRY_BACKOFF_MAX_SECONDS)
                 self._wake.set()
+                await asyncio.sleep(RETRY_BACKOFF_SECONDS)
+                if isinstance(exc, PublishFailed):
+                    return
+
+    async def _close(self, producer: AIOKafkaProducer) -> None:
+        # Stopping flushes what is still buffered; with Kafka gone that would wait for every
+        # batch to expire, and those events are still in the outbox anyway.
+        with suppress(KafkaError, OSError, TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+                await producer.stop()
 
     async def publish_pending(self, producer: AIOKafkaProducer, task_ids: set[str]) -> None:
         """Publish and clear the pending events of these tasks; on failure raise, and the
