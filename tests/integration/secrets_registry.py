@@ -32,6 +32,14 @@ TOKEN_FIELDS = ("access_token", "refresh_token", "key")
 SECRET_COOKIES = ("refresh_token",)
 
 
+def retire(system: System, *processes: ServiceProcess) -> None:
+    """Stop extra processes and take them out of ``system`` (their logs still get checked)."""
+    for proc in processes:
+        proc.stop()
+        system.processes[proc.name].remove(proc)
+        RETIRED_PROCESSES.append(proc)
+
+
 def remember(*values: str | None) -> None:
     SESSION_SECRETS.update(value for value in values if value)
 

@@ -1,5 +1,6 @@
 """The whole journey of a user, through the gateway only, against the real stack."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -16,6 +17,7 @@ from tests.integration.secrets_registry import (
     login,
     new_account,
     remember,
+    retire,
     search_total,
     unique_word,
 )
@@ -214,3 +216,18 @@ async def test_second_user_sees_nothing_of_the_first(
     assert (
         await client.get("/api/v1/tasks", headers={"X-API-Key": key.json()["key"]})
     ).status_code == 200
+
+
+async def test_a_fresh_gateway_accepts_concurrent_valid_tokens(
+    client: httpx.AsyncClient, system: System
+) -> None:
+    account = await new_account(client)
+    fresh = system.add("gateway", extra_env=system.gateway_env())
+    try:
+        async with httpx.AsyncClient(base_url=fresh.url, timeout=30) as cold:
+            responses = await asyncio.gather(
+                *(cold.get("/api/v1/tasks", headers=account.headers) for _ in range(8))
+            )
+    finally:
+        retire(system, fresh)
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]

@@ -14,17 +14,16 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from deploy.local.services import ServiceProcess
 from shared.events import decode_event
 from tests.integration.harness import System, stack_command
 from tests.integration.secrets_registry import (
-    RETIRED_PROCESSES,
     Account,
     Observation,
     create_task,
     eventually,
     gateway_client,
     new_account,
+    retire,
     search_total,
     unique_word,
 )
@@ -123,7 +122,11 @@ async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def stream(client: httpx.AsyncClient) -> WriteStream:
-    return WriteStream(client, await new_account(client), unique_word(), unique_word("fin"))
+    account = await new_account(client)
+    # One request before the concurrent stream, so a cold gateway's first JWKS fetch is not
+    # part of this measurement (test_e2e.py covers that race on its own).
+    assert (await client.get("/api/v1/tasks", headers=account.headers)).status_code == 200
+    return WriteStream(client, account, unique_word(), unique_word("fin"))
 
 
 async def test_kafka_outage_loses_no_acknowledged_write(stream: WriteStream) -> None:
@@ -207,14 +210,6 @@ async def test_tasks_killed_between_write_and_publish_still_delivers(system: Sys
     want = {(task["id"], 1) for task in written}
     seen = await topic_versions(system, within=RECOVERY_S, want=want)
     assert want - seen == set(), f"{len(want - seen)} of {len(want)} events never published"
-
-
-def retire(system: System, *processes: ServiceProcess) -> None:
-    """Stop extra processes and take them out of ``system`` (their logs still get checked)."""
-    for proc in processes:
-        proc.stop()
-        system.processes[proc.name].remove(proc)
-        RETIRED_PROCESSES.append(proc)
 
 
 async def test_redis_outage_keeps_serving_and_keeps_seen_revocations(
