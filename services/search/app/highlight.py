@@ -6,9 +6,10 @@ go unmarked; the fragments are cut here with the same word rules the query uses.
 
 import html
 from collections.abc import Sequence
-from functools import lru_cache
 
 import tantivy
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from services.search.app.query import typo_budget
 
@@ -16,65 +17,58 @@ FRAGMENT_CHARS = 160
 LEAD_CHARS = 40
 
 
-def edit_distance(a: str, b: str) -> int:
-    """Optimal string alignment distance: a swap of two neighbours counts as one edit."""
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        row = [i]
-        for j, char_b in enumerate(b, 1):
-            cost = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (char_a != char_b))
-            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
-                cost = min(cost, previous2[j - 2] + 1)
-            row.append(cost)
-        previous2, previous = previous, row
-    return previous[-1]
+class Highlighter:
+    """Marks one query's words in the hits of one page, by the query's rule: within the word's
+    typo budget (a swap of neighbours is one edit), or for the last word, starting with
+    something within that budget. rapidfuzz compares a whole text's words in one call."""
 
+    def __init__(self, analyzer: tantivy.TextAnalyzer, words: Sequence[str]) -> None:
+        self._analyzer = analyzer
+        self._words = list(words)
 
-# Long descriptions repeat their words; the cache keeps highlighting one well under a millisecond.
-@lru_cache(maxsize=65_536)
-def word_matches(token: str, word: str, *, as_prefix: bool) -> bool:
-    budget = typo_budget(word)
-    if token == word or (as_prefix and token.startswith(word)):
-        return True
-    if len(token) < len(word) - budget:
-        return False
-    if abs(len(token) - len(word)) <= budget and edit_distance(token, word) <= budget:
-        return True
-    if not as_prefix:
-        return False
-    lengths = range(max(1, len(word) - budget), len(word) + budget + 1)
-    return any(edit_distance(token[:n], word) <= budget for n in lengths if n <= len(token))
+    def matched(self, tokens: Sequence[str]) -> set[int]:
+        """Positions of the tokens any query word matches."""
+        found: set[int] = set()
+        for i, word in enumerate(self._words):
+            budget = typo_budget(word)
+            candidates = [tokens]
+            if i == len(self._words) - 1:
+                lengths = range(max(1, len(word) - budget), len(word) + budget + 1)
+                candidates += [[token[:n] for token in tokens] for n in lengths]
+            for texts in candidates:
+                hits = process.extract(
+                    word, texts, scorer=OSA.distance, score_cutoff=budget, limit=None
+                )
+                found.update(position for _, _, position in hits)
+        return found
 
+    def spans(self, text: str, *, whole: bool) -> tuple[int, int, list[tuple[int, int]]]:
+        """The window to show and the matched words in it; an empty list when none matched."""
+        tokens = self._analyzer.pre_tokenize(text).tokens
+        matched = self.matched([token.text for token in tokens])
+        if not matched:
+            return 0, 0, []
+        first = tokens[min(matched)].char_offset_from
+        start = 0 if whole else max(0, first - LEAD_CHARS)
+        end = len(text) if whole else min(len(text), start + FRAGMENT_CHARS)
+        spans = [
+            (token.char_offset_from, token.char_offset_to)
+            for position, token in enumerate(tokens)
+            if position in matched and token.char_offset_to <= end
+        ]
+        return start, end, spans
 
-def matched_spans(
-    analyzer: tantivy.TextAnalyzer, text: str, words: Sequence[str]
-) -> list[tuple[int, int]]:
-    last = len(words) - 1
-    return [
-        (token.char_offset_from, token.char_offset_to)
-        for token in analyzer.pre_tokenize(text).tokens
-        if any(word_matches(token.text, w, as_prefix=i == last) for i, w in enumerate(words))
-    ]
-
-
-def highlight(
-    analyzer: tantivy.TextAnalyzer, text: str, words: Sequence[str], *, whole: bool = False
-) -> str | None:
-    """The marked-up text (or a fragment around the first match), None when nothing matched."""
-    spans = matched_spans(analyzer, text, words)
-    if not spans:
-        return None
-    start = 0 if whole else max(0, spans[0][0] - LEAD_CHARS)
-    end = len(text) if whole else min(len(text), start + FRAGMENT_CHARS)
-    parts, cursor = [], start
-    for span_start, span_end in spans:
-        if span_start < cursor or span_end > end:
-            continue
-        parts += [html.escape(text[cursor:span_start]), "<mark>"]
-        parts += [html.escape(text[span_start:span_end]), "</mark>"]
-        cursor = span_end
-    parts.append(html.escape(text[cursor:end]))
-    prefix = "…" if start > 0 else ""
-    suffix = "…" if end < len(text) else ""
-    return prefix + "".join(parts).strip() + suffix
+    def highlight(self, text: str, *, whole: bool = False) -> str | None:
+        """The marked-up text (or a fragment around the first match), None without a match."""
+        start, end, spans = self.spans(text, whole=whole)
+        if not spans:
+            return None
+        parts, cursor = [], start
+        for span_start, span_end in spans:
+            parts += [html.escape(text[cursor:span_start]), "<mark>"]
+            parts += [html.escape(text[span_start:span_end]), "</mark>"]
+            cursor = span_end
+        parts.append(html.escape(text[cursor:end]))
+        prefix = "…" if start > 0 else ""
+        suffix = "…" if end < len(text) else ""
+        return prefix + "".join(parts).strip() + suffix

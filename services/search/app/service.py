@@ -10,7 +10,7 @@ import tantivy
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.search.app.highlight import highlight
+from services.search.app.highlight import Highlighter
 from services.search.app.index import TaskIndex
 from services.search.app.query import SearchFilters, build_query, query_words
 from services.search.app.schemas import SearchParams
@@ -29,15 +29,16 @@ def run_search(index: TaskIndex, *, owner_id: str, params: SearchParams) -> Page
     searcher = index.searcher()
     query = build_query(index.schema, words=words, filters=filters)
     result = searcher.search(query, limit=params.limit, offset=params.offset, count=True)
-    items = [hit(index, searcher.doc(address), score, words) for score, address in result.hits]
+    highlighter = Highlighter(index.analyzer, words)
+    items = [hit(highlighter, searcher.doc(address), score) for score, address in result.hits]
     return {"items": items, "total": result.count}  # type: ignore[attr-defined]  # not in the stub
 
 
-def hit(index: TaskIndex, doc: tantivy.Document, score: float, words: list[str]) -> Page:
+def hit(highlighter: Highlighter, doc: tantivy.Document, score: float) -> Page:
     task = orjson.loads(doc["payload"][0])
     marked = {
-        "title": highlight(index.analyzer, task["title"], words, whole=True),
-        "description": highlight(index.analyzer, task["description"], words),
+        "title": highlighter.highlight(task["title"], whole=True),
+        "description": highlighter.highlight(task["description"]),
     }
     highlights = {field: text for field, text in marked.items() if text is not None}
     return {"task": task, "score": score, "highlights": highlights}
