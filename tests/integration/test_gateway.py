@@ -187,24 +187,27 @@ async def test_a_burst_over_the_limit_gets_429_with_ietf_headers(
 async def test_one_replica_of_two_stopped_costs_no_request(
     api: httpx.AsyncClient, system: System
 ) -> None:
+    # Auth replicas, because a second tasks replica does not start reliably on FerretDB yet.
     account = await register_and_login(api)
-    with extra_process(system, "tasks", {}) as spare:
+    with extra_process(system, "auth", {}) as spare:
         env = {**system.gateway_env(), "GATEWAY_BREAKER_COOLDOWN_SECONDS": "60"}
         with extra_process(system, "gateway", env) as gateway:
             spare.stop()
             async with client_of(gateway) as client:
                 reads = [
-                    await client.get("/api/v1/tasks", headers=account.headers) for _ in range(10)
+                    await client.get("/api/v1/auth/me", headers=account.headers) for _ in range(10)
                 ]
-                body = {"title": "survives a dead replica"}
                 writes = [
-                    await client.post("/api/v1/tasks", json=body, headers=account.headers)
-                    for _ in range(4)
+                    await client.post(
+                        "/api/v1/auth/api-keys", json={"name": f"k{i}"}, headers=account.headers
+                    )
+                    for i in range(4)
                 ]
                 metrics = (await client.get("/metrics")).text
+    remember(*(w.json().get("key") for w in writes))
     assert [r.status_code for r in reads] == [200] * 10
     assert [r.status_code for r in writes] == [201] * 4
-    assert 'gateway_circuit_open{replica="1",service="tasks"} 1.0' in metrics
+    assert 'gateway_circuit_open{replica="1",service="auth"} 1.0' in metrics
 
 
 async def black_hole(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
