@@ -37,6 +37,13 @@ def _targets(bench: Bench, nginx: Nginx, path: str) -> dict[str, Target]:
     }
 
 
+def _checked(name: str, figures: dict[str, float]) -> dict[str, float]:
+    """Refuse a run with errors: fast 401s or 429s would pass for throughput."""
+    if figures["errors"] > 0.01 * figures["requests"]:
+        raise RuntimeError(f"{name}: {figures['errors']:.0f} of {figures['requests']:.0f} failed")
+    return figures
+
+
 async def _interleaved(
     bench: Bench, targets: dict[str, Target], connections: int, delay_ms: float = 0.0
 ) -> list[dict[str, float]]:
@@ -50,7 +57,7 @@ async def _interleaved(
             url, header = targets[name]
             header_name, value = await header()
             run = WrkRun(url, header_name, value, connections, bench.sizes.wrk_seconds, delay_ms)
-            figures |= _prefixed(name, await run_wrk(run))
+            figures |= _prefixed(name, _checked(name, await run_wrk(run)))
         results.append(figures)
     return results
 

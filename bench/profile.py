@@ -11,6 +11,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 TOP = 15
+PROJECT_PACKAGES = ("shared", "services")
 
 
 def _py_spy() -> str | None:
@@ -23,12 +24,19 @@ def _function(frame: str) -> str:
     return frame.rsplit(":", 1)[0] + ")" if frame.endswith(")") and ":" in frame else frame
 
 
-def summarize(
-    folded: str, top: int = TOP
-) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-    """Inclusive and self shares (percent of samples) of the busiest functions."""
+def _package(function: str) -> str:
+    """``shared``, ``services.gateway``, ``httpcore``, ...: who owns the frame's file."""
+    path = function.rpartition("(")[2].rstrip(")")
+    parts = path.split("/")
+    return ".".join(parts[:2]) if parts[0] == "services" else parts[0]
+
+
+def summarize(folded: str, top: int = TOP) -> dict[str, list[tuple[str, float]]]:
+    """Shares (percent of samples): the project's own functions including what they call,
+    and the busiest functions and packages by self time."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     total = 0
     for line in folded.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -38,15 +46,19 @@ def summarize(
         frames = [_function(frame) for frame in stack.split(";")]
         total += count
         own[frames[-1]] += count
+        packages[_package(frames[-1])] += count
         for function in set(frames):
-            inclusive[function] += count
-    if not total:
-        return [], []
+            if _package(function).startswith(PROJECT_PACKAGES):
+                inclusive[function] += count
 
     def shares(counter: Counter[str]) -> list[tuple[str, float]]:
         return [(name, 100 * count / total) for name, count in counter.most_common(top)]
 
-    return shares(inclusive), shares(own)
+    return {
+        "project code, inclusive": shares(inclusive),
+        "function, self": shares(own),
+        "package, self": shares(packages),
+    }
 
 
 async def record(pid: int, *, seconds: float, load: Awaitable[object], out: Path) -> str:
@@ -78,11 +90,12 @@ async def record(pid: int, *, seconds: float, load: Awaitable[object], out: Path
 
 
 def markdown(title: str, folded: str) -> list[str]:
-    inclusive, own = summarize(folded)
-    if not inclusive:
+    tables = summarize(folded)
+    if not any(tables.values()):
         return [f"### {title}", "", "py-spy produced no samples.", ""]
-    lines = [f"### {title}", "", "| function (inclusive) | % of samples |", "|---|---:|"]
-    lines += [f"| `{name}` | {share:.1f} |" for name, share in inclusive]
-    lines += ["", "| function (self) | % of samples |", "|---|---:|"]
-    lines += [f"| `{name}` | {share:.1f} |" for name, share in own]
-    return [*lines, ""]
+    lines = [f"### {title}", ""]
+    for heading, rows in tables.items():
+        lines += [f"| {heading} | % of samples |", "|---|---:|"]
+        lines += [f"| `{name}` | {share:.1f} |" for name, share in rows]
+        lines.append("")
+    return lines

@@ -66,9 +66,15 @@ def test_wrk_result_line_is_parsed() -> None:
     }
 
 
-def test_profile_summary_counts_inclusive_and_self_time() -> None:
-    folded = "main (a.py:1);handle (b.py:5);verify (c.py:9) 3\nmain (a.py:1);handle (b.py:7) 1\n"
-    inclusive, own = summarize(folded)
-    assert inclusive[0] == ("main (a.py)", 100.0)
-    assert ("handle (b.py)", 100.0) in inclusive
-    assert own == [("verify (c.py)", 75.0), ("handle (b.py)", 25.0)]
+def test_profile_summary_counts_project_code_inclusive_and_self_time() -> None:
+    folded = (
+        "main (uvicorn/main.py:1);handle (shared/mw.py:5);verify (jwt/algorithms.py:9) 3\n"
+        "main (uvicorn/main.py:1);handle (shared/mw.py:7) 1\n"
+    )
+    tables = summarize(folded)
+    assert tables["project code, inclusive"] == [("handle (shared/mw.py)", 100.0)]
+    assert tables["function, self"] == [
+        ("verify (jwt/algorithms.py)", 75.0),
+        ("handle (shared/mw.py)", 25.0),
+    ]
+    assert tables["package, self"] == [("jwt", 75.0), ("shared", 25.0)]
