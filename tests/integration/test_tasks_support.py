@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from shared.events import TaskCloudEvent, decode_event
@@ -64,25 +65,40 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 async def task_events(
     system: System, *, until: Callable[[list[ConsumerRecord]], bool], within: float
 ) -> list[ConsumerRecord]:
-    """Read the run's topic from the start until ``until(records)`` holds; fail after ``within``."""
-    consumer = AIOKafkaConsumer(
-        system.env["KAFKA_TASK_EVENTS_TOPIC"],
-        bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"],
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
+    """Read the run's topic from the start until ``until(records)`` holds; fail after ``within``.
+
+    Kafka may be restarting (a fault test), so connecting is retried within the same time.
+    """
     records: list[ConsumerRecord] = []
     try:
         async with asyncio.timeout(within):
-            while not until(records):
-                batches = await consumer.getmany(timeout_ms=200)
-                records.extend(record for batch in batches.values() for record in batch)
+            consumer = await started_consumer(system)
+            try:
+                while not until(records):
+                    batches = await consumer.getmany(timeout_ms=200)
+                    records.extend(record for batch in batches.values() for record in batch)
+            finally:
+                await consumer.stop()
     except TimeoutError:
         pytest.fail(f"events not complete within {within}s; saw {len(records)} records")
-    finally:
-        await consumer.stop()
     return records
+
+
+async def started_consumer(system: System) -> AIOKafkaConsumer:
+    while True:
+        consumer = AIOKafkaConsumer(
+            system.env["KAFKA_TASK_EVENTS_TOPIC"],
+            bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"],
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        try:
+            await consumer.start()
+        except KafkaError:
+            await consumer.stop()
+            await asyncio.sleep(0.5)
+            continue
+        return consumer
 
 
 def events_of(records: list[ConsumerRecord], task_ids: set[str]) -> list[TaskCloudEvent]:
