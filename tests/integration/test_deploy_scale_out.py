@@ -1,0 +1,139 @@
+"""Native scale-out: two tasks and two search replicas behind one gateway.
+
+Every search replica holds the whole projection (it reads every partition into its own index),
+so each one, asked directly, answers completely. Stopping one replica of each while clients
+keep reading, searching and writing costs no read or search, and at most the writes that were
+in flight at that moment.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from deploy.local.services import ServiceProcess
+from shared.identity import Identity
+from tests.integration.harness import System
+from tests.integration.helpers import signed_headers
+from tests.integration.secrets_registry import (
+    Account,
+    Observation,
+    create_task,
+    eventually,
+    new_account,
+    retire,
+    unique_word,
+)
+
+pytestmark = pytest.mark.integration
+
+SEARCH_PATH = "/api/v1/search"
+TASKS = 20
+WRITERS = 2
+
+
+async def replica_total(system: System, replica: ServiceProcess, user_id: str, q: str) -> int:
+    """Ask one search replica directly, as the gateway would on the user's behalf."""
+    identity = Identity(user_id=user_id, via="jwt")
+    headers = signed_headers(system, identity, method="GET", path=SEARCH_PATH)
+    async with httpx.AsyncClient(base_url=replica.url, timeout=10) as client:
+        response = await client.get(SEARCH_PATH, params={"q": q, "limit": 100}, headers=headers)
+    assert response.status_code == 200, response.text
+    total: int = response.json()["total"]
+    return total
+
+
+def all_found(
+    system: System, replica: ServiceProcess, account: Account, word: str
+) -> Callable[[], Awaitable[Observation]]:
+    async def probe() -> Observation:
+        total = await replica_total(system, replica, account.user_id, word)
+        return total == TASKS, f"{replica.url} found {total} of {TASKS}"
+
+    return probe
+
+
+@dataclass
+class Load:
+    """Readers, searchers and writers through the gateway; what each got back."""
+
+    client: httpx.AsyncClient
+    account: Account
+    word: str
+    task_id: str
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    done: dict[str, int] = field(default_factory=lambda: {"read": 0, "search": 0, "write": 0})
+    failures: dict[str, list[str]] = field(
+        default_factory=lambda: {"read": [], "search": [], "write": []}
+    )
+
+    def request(self, kind: str) -> tuple[str, str, dict[str, Any]]:
+        if kind == "read":
+            return "GET", f"/api/v1/tasks/{self.task_id}", {}
+        if kind == "search":
+            return "GET", SEARCH_PATH, {"params": {"q": self.word, "limit": 100}}
+        # Written tasks do not contain the searched word, so complete answers stay at TASKS.
+        return "POST", "/api/v1/tasks", {"json": {"title": "written under load"}}
+
+    async def worker(self, kind: str) -> None:
+        method, path, extra = self.request(kind)
+        while not self.stop.is_set():
+            try:
+                response = await self.client.request(
+                    method, path, headers=self.account.headers, **extra
+                )
+            except httpx.HTTPError as exc:
+                self.failures[kind].append(type(exc).__name__)
+                continue
+            self.done[kind] += 1
+            self.check(kind, response)
+
+    def check(self, kind: str, response: httpx.Response) -> None:
+        if response.status_code >= 400:
+            self.failures[kind].append(f"{response.status_code} {response.text[:200]}")
+        elif kind == "search" and response.json()["total"] != TASKS:
+            self.failures[kind].append(f"incomplete: {response.json()['total']} of {TASKS}")
+
+    async def run_while(self, fault: Callable[[], None]) -> None:
+        kinds = ("read",) * 3 + ("search",) * 3 + ("write",) * WRITERS
+        workers = [asyncio.create_task(self.worker(kind)) for kind in kinds]
+        await asyncio.sleep(2.0)
+        await asyncio.to_thread(fault)
+        await asyncio.sleep(3.0)
+        self.stop.set()
+        await asyncio.gather(*workers)
+
+
+async def test_two_tasks_and_two_search_replicas_serve_completely_and_lose_one_of_each(
+    system: System,
+) -> None:
+    tasks_replica = system.add("tasks")
+    search_replica = system.add("search")
+    gateway = system.add("gateway", extra_env=system.gateway_env())
+    try:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+            account = await new_account(client)
+            word = unique_word()
+            tasks = [await create_task(client, account, title=f"{word} {n}") for n in range(TASKS)]
+            for replica in system.processes["search"]:
+                await eventually(all_found(system, replica, account, word), within=30)
+            load = Load(client, account, word, tasks[0]["id"])
+
+            def stop_one_of_each() -> None:
+                tasks_replica.stop()
+                search_replica.stop()
+
+            await load.run_while(stop_one_of_each)
+    finally:
+        retire(system, tasks_replica, search_replica, gateway)
+
+    assert load.done["read"] > 50
+    assert load.done["search"] > 50
+    assert load.failures["read"] == []
+    assert load.failures["search"] == []
+    # Only writes in flight when their replica stopped may fail: at most one per writer.
+    assert len(load.failures["write"]) <= WRITERS, load.failures["write"]
+    assert load.done["write"] > 10
