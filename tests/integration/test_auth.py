@@ -82,6 +82,7 @@ async def test_weak_passwords_are_refused(client: httpx.AsyncClient, password: s
         b'{"email": "a@b.test", "password": "a fine passphrase", "name": "' + b"n" * 5000 + b'"}',
         b"[]",
         b"",
+        b'{"email": "a@b.test", "password": "lone \\ud800 surrogate"}',
     ],
 )
 async def test_bad_registration_bodies_are_4xx_and_write_nothing(

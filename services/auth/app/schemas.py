@@ -3,7 +3,14 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from services.auth.app.passwords import MAX_LENGTH, password_problem
 
@@ -30,7 +37,20 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields are refused, and so is text that is not valid Unicode."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*")
+    @classmethod
+    def _encodable(cls, value: object) -> object:
+        # JSON allows lone surrogates ("\ud800"); they cannot be hashed, stored or compared.
+        if isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError as exc:
+                raise ValueError("Text must be valid Unicode.") from exc
+        return value
 
 
 class RegisterRequest(Strict):

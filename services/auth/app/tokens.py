@@ -64,9 +64,14 @@ def csrf_token_for(refresh_token: str, *, key: bytes) -> str:
 
 
 def csrf_matches(*, header: str | None, cookie: str | None, refresh_token: str, key: bytes) -> bool:
-    if not header or not cookie or not hmac.compare_digest(header, cookie):
+    if not header or not cookie:
         return False
-    return hmac.compare_digest(header, csrf_token_for(refresh_token, key=key))
+    # Bytes, because compare_digest refuses non-ASCII str and headers may carry any latin-1.
+    presented = header.encode()
+    expected = csrf_token_for(refresh_token, key=key).encode()
+    return hmac.compare_digest(presented, cookie.encode()) and hmac.compare_digest(
+        presented, expected
+    )
 
 
 def new_api_key() -> tuple[str, str]:

@@ -3,7 +3,7 @@
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.auth.app.schemas import ApiKeyCreate, LoginRequest, RegisterRequest
 
@@ -43,3 +43,18 @@ def test_login_accepts_any_password_but_a_huge_one() -> None:
 def test_api_key_expiry_is_a_whole_number_of_days_within_ten_years(days: Any) -> None:
     with pytest.raises(ValidationError):
         ApiKeyCreate.model_validate({"name": "ci", "expires_in_days": days})
+
+
+@pytest.mark.parametrize(
+    ("model", "payload"),
+    [
+        (RegisterRequest, {"email": "a@b.test", "password": "lone \ud800 surrogate"}),
+        (LoginRequest, {"email": "a\udfff@b.test", "password": "whatever"}),
+        (ApiKeyCreate, {"name": "\ud800"}),
+    ],
+)
+def test_text_that_is_not_valid_unicode_is_refused(
+    model: type[BaseModel], payload: dict[str, Any]
+) -> None:
+    with pytest.raises(ValidationError):
+        model.model_validate(payload)

@@ -95,3 +95,7 @@ def test_api_keys_are_long_random_and_start_with_their_prefix() -> None:
 def test_secret_digest_is_stable_and_hides_the_secret() -> None:
     assert secret_digest("abc") == secret_digest("abc") != secret_digest("abd")
     assert "abc" not in secret_digest("abc")
+
+
+def test_csrf_check_refuses_non_ascii_instead_of_crashing() -> None:
+    assert not csrf_matches(header="é", cookie="é", refresh_token="refresh-1", key=KEY)
