@@ -15,7 +15,7 @@ Document = dict[str, Any]
 
 PRIORITY_RANK = {TaskPriority.low: 0, TaskPriority.medium: 1, TaskPriority.high: 2}
 # Tasks without a due date sort after every dated task when sorting by due date ascending.
-NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
+NO_DUE_DATE = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 TASK_FIELDS = ("title", "description", "status", "priority", "tags", "due_date")
 
 

@@ -20,16 +20,33 @@ from pydantic import (
 
 from shared.events import TaskPriority, TaskStatus
 
-Title = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=r"\S")]
-Description = Annotated[StrictStr, Field(max_length=10_000)]
-Tag = Annotated[StrictStr, Field(min_length=1, max_length=32, pattern=r"^[^\x00-\x1f]+$")]
+
+def encodable(value: str) -> str:
+    """Refuse lone surrogates: JSON allows them, UTF-8 (and so BSON) cannot store them."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text") from exc
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(encodable)]
+Title = Annotated[Text, Field(min_length=1, max_length=200, pattern=r"\S")]
+Description = Annotated[Text, Field(max_length=10_000)]
+Tag = Annotated[Text, Field(min_length=1, max_length=32, pattern=r"^[^\x00-\x1f]+$")]
 Tags = Annotated[list[Tag], Field(max_length=20)]
 
 
 def utc_millis(value: datetime) -> datetime:
     """MongoDB keeps milliseconds; trimming first makes what we return equal what we store."""
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError("date-time out of range") from exc
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(utc_millis)]
 
 
 def rfc3339_only(value: object) -> object:
@@ -39,9 +56,7 @@ def rfc3339_only(value: object) -> object:
     return value
 
 
-DueDate = Annotated[
-    Annotated[AwareDatetime, AfterValidator(utc_millis)] | None, BeforeValidator(rfc3339_only)
-]
+DueDate = Annotated[UtcDatetime | None, BeforeValidator(rfc3339_only)]
 
 
 class TaskFields(BaseModel):
@@ -163,8 +178,8 @@ class ListQuery(BaseModel):
     status: TaskStatus | None = None
     priority: TaskPriority | None = None
     tag: Tag | None = None
-    due_before: AwareDatetime | None = None
-    due_after: AwareDatetime | None = None
+    due_before: UtcDatetime | None = None
+    due_after: UtcDatetime | None = None
     sort: SortSpec = "-created_at"
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, min_length=1, max_length=2048)

@@ -40,3 +40,25 @@ def test_inline_schema_has_no_local_refs() -> None:
     assert "$defs" not in schema
     assert "#/$defs/" not in str(schema)
     assert schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"title": "\ud800"},
+        {"title": "x", "description": "a\udfffb"},
+        {"title": "x", "tags": ["\ud83d"]},
+        {"title": "x", "due_date": "0001-01-01T00:00:00+01:00"},
+        {"title": "x", "due_date": "9999-12-31T23:59:59-01:00"},
+    ],
+)
+def test_what_storage_cannot_hold_is_a_validation_error(body: dict[str, object]) -> None:
+    # Lone surrogates cannot be UTF-8 encoded and such dates overflow in UTC: without these
+    # checks both would fail only at the database, as a 500.
+    with pytest.raises(ValidationError):
+        TaskCreate.model_validate(body)
+
+
+def test_query_dates_out_of_range_are_validation_errors() -> None:
+    with pytest.raises(ValidationError):
+        ListQuery.model_validate({"due_after": "0001-01-01T00:00:00+05:00"})
