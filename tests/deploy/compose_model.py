@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import yaml
 from pydantic import AliasChoices, ValidationError
 from pydantic_settings import BaseSettings
@@ -90,14 +91,20 @@ def _series(kind: str, name: str) -> set[str]:
     return {name}
 
 
-_PROMQL_WORDS = frozenset(
-    {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or"}
-    | {"unless", "offset", "inf", "nan"}
-)
+# Grafana's interval variable is not PromQL; any duration parses the same way.
+GRAFANA_INTERVAL = "$__rate_interval"
+_CHILDREN = ("lhs", "rhs", "expr", "param", "args", "vector_selector")
 
 
 def metrics_in_promql(expr: str) -> set[str]:
-    """Metric names an expression selects (label matchers, ranges and groupings removed)."""
-    bare = re.sub(r"\{[^}]*\}|\[[^\]]*\]|\b(by|without)\s*\([^)]*\)", " ", expr)
-    tokens = re.findall(r"([a-zA-Z_:][\w:]*)\s*(\(?)", bare)
-    return {name for name, call in tokens if not call and name.lower() not in _PROMQL_WORDS}
+    """Metric names an expression selects, from its syntax tree; a syntax error raises."""
+    return _selected(promql_parser.parse(expr.replace(GRAFANA_INTERVAL, "5m")))
+
+
+def _selected(node: object) -> set[str]:
+    if isinstance(node, promql_parser.VectorSelector):
+        return {node.name} if node.name else set()
+    if isinstance(node, list):
+        return set().union(*(_selected(item) for item in node))
+    children = (getattr(node, name, None) for name in _CHILDREN)
+    return set().union(*(_selected(child) for child in children if child is not None))
