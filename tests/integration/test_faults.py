@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 RECOVERY_S = 90.0
 DEPENDENCY_DOWN_ANSWER_S = 10.0
 # Once events are on the topic, search has this long to index them all.
-SEARCH_CATCH_UP_S = 30.0
+SEARCH_CATCH_UP_S = 60.0
 
 
 @dataclass
