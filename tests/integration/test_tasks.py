@@ -102,6 +102,20 @@ async def test_bad_bodies_are_422_and_create_nothing(user: TasksUser, body: obje
 
 
 @pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"title": "\\ud800"}',
+        b'{"title": "x", "due_date": "0001-01-01T00:00:00+01:00"}',
+        b'{"title": "x", "tags": ["a"]',
+        b"\xff\xfe",
+    ],
+)
+async def test_bodies_storage_cannot_hold_are_422_not_500(user: TasksUser, raw: bytes) -> None:
+    headers = {"Content-Type": "application/json"}
+    assert_problem(await user.call("POST", TASKS, content=raw, headers=headers), 422)
+
+
+@pytest.mark.parametrize(
     "params",
     [
         {"status[$ne]": "done"},
