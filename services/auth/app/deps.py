@@ -12,6 +12,7 @@ from shared.identity import CurrentIdentity, GatewayVouched, Identity, client_ad
 
 def get_service(request: Request) -> AuthService:
     service: AuthService = request.app.state.auth
+    service.require_ready()
     return service
 
 

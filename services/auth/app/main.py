@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from argon2 import PasswordHasher
 from argon2.profiles import RFC_9106_LOW_MEMORY
 from fastapi import FastAPI
+from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 
 from services.auth.app.apikeys import ApiKeyStore
@@ -72,6 +73,23 @@ async def delete_expired_periodically(service: AuthService, interval: float) -> 
         await asyncio.sleep(interval)
 
 
+async def ensure_indexes_until_done(service: AuthService, retry_seconds: float = 1.0) -> None:
+    """Let auth start while MongoDB is down; the indexes are made as soon as it answers."""
+    while True:
+        try:
+            await service.ensure_indexes()
+        except PyMongoError as exc:
+            log.warning("cannot create indexes yet: %s; retrying", type(exc).__name__)
+            await asyncio.sleep(retry_seconds)
+        else:
+            return
+
+
+async def mongo_ready(service: AuthService, mongo: MongoClient) -> None:
+    service.require_ready()
+    await mongo_ping(mongo)
+
+
 async def stop_task(task: "asyncio.Task[None]") -> None:
     task.cancel()
     with suppress(asyncio.CancelledError):
@@ -90,17 +108,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ThreadPoolExecutor(settings.hashing_threads, thread_name_prefix="argon2")
             )
             service = build_service(settings, mongo=mongo, redis=redis, executor=executor)
-            for store in (service.users, service.sessions, service.api_keys):
-                await store.ensure_indexes()
             app.state.auth = service
             app.state.readiness_checks = {
-                "mongodb": lambda: mongo_ping(mongo),
+                "mongodb": lambda: mongo_ready(service, mongo),
                 "redis": lambda: redis_ping(redis),
             }
-            cleanup = asyncio.create_task(
-                delete_expired_periodically(service, settings.cleanup_interval_seconds)
+            background = (
+                ensure_indexes_until_done(service),
+                delete_expired_periodically(service, settings.cleanup_interval_seconds),
             )
-            stack.push_async_callback(stop_task, cleanup)
+            for job in background:
+                stack.push_async_callback(stop_task, asyncio.create_task(job))
             yield
 
     return build_service_app(

@@ -1,7 +1,8 @@
 """Domain logic of the auth service (no HTTP here): accounts, sessions, tokens, API keys."""
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NoReturn
 
@@ -29,6 +30,7 @@ from services.auth.app.tokens import (
 )
 from services.auth.app.users import User, UserStore, normalise_email
 from shared.identity import Identity
+from shared.problems import DependencyUnavailable
 
 log = logging.getLogger("taskstream.auth")
 
@@ -60,6 +62,17 @@ class AuthService:
     revocations: Revocations
     hashing: PasswordHashing
     keyring: KeyRing
+    # Set once the unique indexes exist; until then no account or session may be written.
+    indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def ensure_indexes(self) -> None:
+        for store in (self.users, self.sessions, self.api_keys):
+            await store.ensure_indexes()
+        self.indexes_ready.set()
+
+    def require_ready(self) -> None:
+        if not self.indexes_ready.is_set():
+            raise DependencyUnavailable("The account store is not ready yet.")
 
     async def register(self, *, email: str, password: str, name: str | None) -> User:
         password_hash = await self.hashing.hash(password)
