@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from deploy.local.services import ServiceProcess
@@ -291,3 +292,42 @@ async def test_two_replicas_return_the_same_results(
         assert comparable(first) == comparable(second)
     finally:
         await asyncio.to_thread(replica.stop)
+
+
+def visibility_buckets(metrics_text: str) -> dict[float, float]:
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "search_event_to_searchable_seconds_bucket":
+                buckets[float(sample.labels["le"])] = sample.value
+    return buckets
+
+
+def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """Upper bound of the bucket holding the q-quantile of what was observed in between."""
+    counts = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
+    total = counts[float("inf")]
+    return next(bound for bound, count in counts.items() if count >= q * total)
+
+
+async def test_live_events_become_searchable_within_a_second(
+    producer: AIOKafkaProducer, system: System
+) -> None:
+    """100 task writes per second for 3 s; the service's own histogram says how fast."""
+    metrics_url = system.one("search").url + "/metrics"
+    async with httpx.AsyncClient() as client:
+        before = visibility_buckets((await client.get(metrics_url)).text)
+        user, word = new_id(), unique_word()
+        for _ in range(300):
+            event = task_event(new_id(), user, 1, TaskEventType.created, title=word)
+            await publish(producer, system, event)
+            await asyncio.sleep(0.01)
+        await until(lambda: total_is(system, user, word, 300), within=VISIBLE_WITHIN_S)
+        after = visibility_buckets((await client.get(metrics_url)).text)
+    p50, p99 = bucket_quantile(before, after, 0.5), bucket_quantile(before, after, 0.99)
+    print(f"event-to-searchable: p50 <= {p50 * 1000:.0f} ms, p99 <= {p99 * 1000:.0f} ms")
+    assert p99 <= 1.0
+
+
+async def total_is(system: System, user: str, word: str, expected: int) -> bool:
+    return int((await search(system, user, q=word))["total"]) == expected

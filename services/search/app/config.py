@@ -15,10 +15,14 @@ class Settings(ServiceSettings):
     port: int = 8003
     # Holds the ``current`` symlink and the index directories it points to; one per replica.
     index_dir: Path = Path(".local/search-index")
-    # While events keep arriving, staged changes wait at most this long before a commit;
-    # once the consumer has caught up it commits at once.
-    commit_interval_ms: int = Field(default=50, ge=1, le=10_000)
-    commit_max_events: int = Field(default=1000, ge=1, le=100_000)
+    # Where the index directories themselves live; default: tmpfs (see ``layout``). A disk
+    # path here keeps the index across reboots at the price of slower commits.
+    index_storage_dir: Path | None = None
+    # Live, staged changes are committed as soon as the consumer has caught up, and wait at
+    # most this long while events keep arriving. Replaying a backlog, commits are by count:
+    # each tantivy commit costs tens of milliseconds, so big ones replay several times faster.
+    commit_interval_ms: int = Field(default=30, ge=1, le=10_000)
+    commit_max_events: int = Field(default=10_000, ge=1, le=100_000)
     writer_heap_bytes: int = Field(default=32_000_000, ge=15_000_000)
     cache_ttl_seconds: int = Field(default=60, ge=1)
     # How often the consumer looks for new partitions and a swapped-in index.

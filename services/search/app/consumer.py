@@ -31,6 +31,8 @@ def make_consumer(settings: Settings) -> AIOKafkaConsumer:
         # Only used when a stored offset is gone from the log (retention): start over.
         auto_offset_reset="earliest",
         fetch_max_wait_ms=100,
+        # Replaying a backlog, bigger fetches mean fewer round trips per committed batch.
+        max_partition_fetch_bytes=4 * 1024 * 1024,
         client_id=f"taskstream-search-{settings.port}",
     )
 
@@ -118,8 +120,7 @@ class Projector:
             await asyncio.sleep(self.settings.watch_interval_ms / 1000)
             return 0
         batch = await self.consumer.getmany(
-            # With changes staged, take only what is already fetched: a commit is waiting.
-            timeout_ms=0 if staged else self.settings.watch_interval_ms,
+            timeout_ms=self.poll_timeout_ms(staged),
             max_records=self.settings.commit_max_events - staged,
         )
         records = [record for partition in batch.values() for record in partition]
@@ -128,6 +129,13 @@ class Projector:
                 self._first_staged_at = time.monotonic()
             await asyncio.to_thread(self.stage, records)
         return len(records)
+
+    def poll_timeout_ms(self, staged: int) -> int:
+        if not staged:
+            return self.settings.watch_interval_ms
+        # Live, a commit is waiting: take only what is already fetched. Replaying, wait for
+        # the next fetch instead, so that commits stay large and few.
+        return 0 if self.live else self.settings.commit_interval_ms
 
     def stage(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         for record in records:
@@ -147,11 +155,8 @@ class Projector:
                 await self.invalidator.bump(())
             return
         waited_ms = (time.monotonic() - self._first_staged_at) * 1000
-        if (
-            caught_up
-            or staged >= self.settings.commit_max_events
-            or (waited_ms >= self.settings.commit_interval_ms)
-        ):
+        overdue = self.live and waited_ms >= self.settings.commit_interval_ms
+        if caught_up or overdue or staged >= self.settings.commit_max_events:
             await self.commit()
 
     async def commit(self) -> None:

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from services.search.app.config import Settings
 from services.search.app.consumer import Projector, make_consumer
 from services.search.app.index import TaskIndex
-from services.search.app.layout import finish_build, new_build_dir, swap_current
+from services.search.app.layout import finish_build, new_build_dir, storage_dir, swap_current
 from services.search.app.metrics import ProjectionMetrics
 from shared.logging import configure_logging
 
@@ -31,7 +31,7 @@ async def end_offsets(projector: Projector) -> dict[int, int]:
 
 async def build_index(settings: Settings) -> TaskIndex:
     """A complete, committed index of the topic as of now, in a fresh directory."""
-    build_dir = new_build_dir(settings.index_dir)
+    build_dir = new_build_dir(storage_dir(settings.index_dir, settings.index_storage_dir))
     index = TaskIndex.create(
         build_dir, topic=settings.task_events_topic, heap_bytes=settings.writer_heap_bytes
     )

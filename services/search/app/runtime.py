@@ -6,7 +6,6 @@ the new one up and only then makes it active, so searches never see a half-built
 
 import asyncio
 import logging
-from pathlib import Path
 
 from services.search.app.config import Settings
 from services.search.app.consumer import Projector, make_consumer
@@ -16,7 +15,9 @@ from services.search.app.layout import (
     current_target,
     finish_build,
     new_build_dir,
+    remove_orphans,
     remove_stale,
+    storage_dir,
     swap_current,
 )
 from services.search.app.metrics import ProjectionMetrics
@@ -33,13 +34,15 @@ class IndexNotReady(DependencyUnavailable):
 def open_current_or_fresh(settings: Settings) -> TaskIndex:
     """The index ``current`` names; an empty one (replayed from offset 0) if it is unusable."""
     root, topic, heap = settings.index_dir, settings.task_events_topic, settings.writer_heap_bytes
+    storage = storage_dir(root, settings.index_storage_dir)
+    remove_orphans(storage)
     target = current_target(root)
     if target is not None:
         try:
             return TaskIndex.open(target, topic=topic, heap_bytes=heap)
         except UnreadableIndex as exc:
             log.warning("index unusable, rebuilding from offset 0: %s", exc)
-    fresh = finish_build(new_build_dir(root))
+    fresh = finish_build(new_build_dir(storage))
     index = TaskIndex.create(fresh, topic=topic, heap_bytes=heap)
     swap_current(root, fresh)
     return index
@@ -102,4 +105,4 @@ class SearchRuntime:
         log.info("index active", extra={"index_path": str(index.path)})
         if previous is not None and previous is not index:
             previous.close()
-            remove_stale(Path(self.settings.index_dir), keep=index.path)
+            remove_stale(index.path.parent, keep=index.path)
