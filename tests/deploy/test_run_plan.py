@@ -1,11 +1,14 @@
 """``make run``'s plan: ports, replicas, per-replica state, secrets and who wins on settings."""
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from deploy.local import run
+from deploy.local.services import ServiceProcess
 
 
 def plan_env(**overrides: str) -> dict[str, str]:
@@ -108,3 +111,23 @@ def test_env_lines_parse_like_a_shell() -> None:
     text = "# comment\nexport A=1\nB='two words'\nnot a setting\n\nC=x=y\n"
 
     assert run.parse_env_lines(text) == {"A": "1", "B": "two words", "C": "x=y"}
+
+
+def exited(name: str, port: int, code: int, log_dir: Path) -> ServiceProcess:
+    proc = ServiceProcess(name, port, {}, log_dir)
+    proc.process = subprocess.Popen([sys.executable, "-c", f"raise SystemExit({code})"])
+    proc.process.wait(10)
+    return proc
+
+
+def test_dead_services_are_reported_with_their_logs_and_a_dead_gateway_ends_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    search = exited("search", 8013, 3, tmp_path)
+    gateway = exited("gateway", 8000, 1, tmp_path)
+
+    assert run.watch([search, gateway]) == 1
+
+    out = capsys.readouterr().out
+    assert f"search:8013 exited (3); see {search.log_path}" in out
+    assert f"gateway:8000 exited (1); see {gateway.log_path}" in out
