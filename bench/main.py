@@ -30,7 +30,6 @@ from bench.client import FULL, SMOKE, Bench, Sizes, register, warm_up
 from bench.kafka import delete_topics
 from bench.profile import markdown
 from deploy.local import testrun
-from deploy.local._stack_config import StackConfig
 from deploy.local.services import REPO
 from tests.integration.harness import System
 
@@ -101,17 +100,10 @@ async def measure(running: System, sizes: Sizes, work_dir: Path, only: list[str]
     return Outcome(results, failures, profile)
 
 
-def _started_components() -> bool:
-    """Whether our ``stack.py up`` started anything (the stack records what it started)."""
-    record = StackConfig.from_env().started_record
-    return record.exists() and " started" in record.read_text()
-
-
 def run_system(sizes: Sizes, only: list[str]) -> Outcome:
     """Stack up, our own service processes, the benchmarks; everything we started is stopped."""
     system.install_tools()
-    system.stack_up()
-    started_stack = _started_components()
+    started_stack = system.stack_up()
     work_dir = Path(tempfile.mkdtemp(prefix="taskstream-bench-"))
     try:
         running = system.start(work_dir)

@@ -7,6 +7,7 @@ benchmark measures exactly what the tests exercise; only the database, topic and
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
+from deploy.local._stack_config import StackConfig
 from deploy.local.services import REPO, ServiceProcess
 from tests.integration.harness import System, run_env
 
@@ -33,8 +35,26 @@ def install_tools() -> None:
     subprocess.run(["apt-get", "install", "-y", "-q", "wrk", "nginx"], check=True, env=env)
 
 
-def stack_up() -> None:
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def stack_up() -> bool:
+    """Bring the stack up unless it already answers; whether this started any component.
+
+    A full ``stack.py up`` rewrites the record of what was started, so running it under a
+    ``make test`` that started the stack would make that run's clean-up leave it running.
+    """
+    config = StackConfig.from_env()
+    if all(_listening(port) for port in (config.kafka_port, config.mongo_port, config.redis_port)):
+        return False
     subprocess.run([*STACK, "up"], cwd=REPO, check=True)
+    record = config.started_record
+    return record.exists() and " started" in record.read_text()
 
 
 def stack_down_started_only() -> None:
