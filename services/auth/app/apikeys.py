@@ -74,9 +74,12 @@ class ApiKeyStore:
         cursor = self.keys.find({"user_id": user_id}).sort("created_at", -1)
         return [ApiKey.from_document(doc) async for doc in cursor]
 
-    async def delete(self, *, key_id: str, user_id: str) -> bool:
-        result = await self.keys.delete_one({"_id": key_id, "user_id": user_id})
-        return result.deleted_count == 1
+    async def owned(self, *, key_id: str, user_id: str) -> bool:
+        found = await self.keys.find_one({"_id": key_id, "user_id": user_id}, {"_id": 1})
+        return found is not None
+
+    async def delete(self, *, key_id: str, user_id: str) -> None:
+        await self.keys.delete_one({"_id": key_id, "user_id": user_id})
 
     async def by_hash(self, *, key_hash: str, now: datetime) -> ApiKey | None:
         doc = await self.keys.find_one({"key_hash": key_hash, **unexpired(now)})

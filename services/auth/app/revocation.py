@@ -1,7 +1,7 @@
 """Revocations the gateway reads from Redis on every request (keys in ``shared.redis_keys``)."""
 
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
@@ -23,7 +23,9 @@ class Revocations:
         if ttl > 0:
             await self.redis.set(redis_keys.revoked_token(jti), b"1", ex=ttl)
 
-    async def revoke_sessions(self, session_ids: Iterable[str]) -> None:
+    async def revoke_sessions(self, session_ids: Sequence[str]) -> None:
+        if not session_ids:
+            return
         async with self.redis.pipeline(transaction=False) as pipe:
             for session_id in session_ids:
                 pipe.set(redis_keys.revoked_session(session_id), b"1", ex=self.session_ttl)

@@ -141,30 +141,28 @@ class AuthService:
                     age,
                     extra={"session_id": used.session_id},
                 )
-                await self._revoke_session(used.session_id, now=now)
+                await self._revoke_sessions([used.session_id], now=now)
         raise InvalidRefreshToken("The refresh token is invalid or has expired.")
 
-    async def _revoke_session(
-        self, session_id: str, *, now: datetime, user_id: str | None = None
-    ) -> bool:
-        revoked = await self.sessions.revoke(session_id=session_id, now=now, user_id=user_id)
-        if revoked:
-            await self.revocations.revoke_sessions([session_id])
-        return revoked
+    async def _revoke_sessions(self, session_ids: list[str], *, now: datetime) -> None:
+        # Redis first: if it is down the request fails with nothing changed and can be retried;
+        # the other order would leave sessions dead in MongoDB but alive at the gateway.
+        await self.revocations.revoke_sessions(session_ids)
+        await self.sessions.revoke(session_ids=session_ids, now=now)
 
     async def logout(self, *, identity: Identity) -> None:
-        if identity.session_id is not None:
-            await self._revoke_session(identity.session_id, now=utcnow(), user_id=identity.user_id)
         await self._revoke_presented_token(identity)
+        if identity.session_id is not None:
+            await self._revoke_sessions([identity.session_id], now=utcnow())
 
     async def logout_all(self, *, identity: Identity) -> None:
         now = utcnow()
-        session_ids = await self.sessions.revoke_all(user_id=identity.user_id, now=now)
-        await self.revocations.revoke_sessions(session_ids)
+        await self._revoke_presented_token(identity)
         await self.revocations.revoke_user_tokens(
             user_id=identity.user_id, before=int(now.timestamp())
         )
-        await self._revoke_presented_token(identity)
+        session_ids = await self.sessions.active_ids(user_id=identity.user_id)
+        await self._revoke_sessions(session_ids, now=now)
 
     async def _revoke_presented_token(self, identity: Identity) -> None:
         if identity.token_id is not None and identity.token_expires_at is not None:
@@ -182,8 +180,10 @@ class AuthService:
         return await self.sessions.list_active(user_id=user_id, now=utcnow())
 
     async def delete_session(self, *, user_id: str, session_id: str) -> None:
-        if not await self._revoke_session(session_id, now=utcnow(), user_id=user_id):
+        owned = await self.sessions.active_ids(user_id=user_id, session_id=session_id)
+        if not owned:
             raise SessionNotFound("No such session.")
+        await self._revoke_sessions(owned, now=utcnow())
 
     async def create_api_key(
         self, *, user_id: str, name: str, expires_in_days: int | None
@@ -205,9 +205,11 @@ class AuthService:
         return await self.api_keys.list(user_id=user_id)
 
     async def delete_api_key(self, *, user_id: str, key_id: str) -> None:
-        if not await self.api_keys.delete(key_id=key_id, user_id=user_id):
+        if not await self.api_keys.owned(key_id=key_id, user_id=user_id):
             raise ApiKeyNotFound("No such API key.")
+        # Redis first, as for sessions: a failure leaves the key whole and the delete retryable.
         await self.revocations.revoke_api_key(key_id)
+        await self.api_keys.delete(key_id=key_id, user_id=user_id)
 
     async def resolve_api_key(self, *, key: str) -> ApiKey:
         found = await self.api_keys.by_hash(key_hash=secret_digest(key), now=utcnow())

@@ -104,24 +104,17 @@ class SessionStore:
         doc = await self.used.find_one({"_id": token_hash})
         return UsedToken(doc["session_id"], doc["rotated_at"]) if doc else None
 
-    async def revoke(self, *, session_id: str, now: datetime, user_id: str | None = None) -> bool:
-        query: Document = {"_id": session_id, "active": True}
-        if user_id is not None:
-            query["user_id"] = user_id
-        result = await self.sessions.update_one(
-            query, {"$set": {"active": False, "revoked_at": now}}
-        )
-        return result.modified_count == 1
+    async def active_ids(self, *, user_id: str, session_id: str | None = None) -> list[str]:
+        """Ids of the user's active sessions (just ``session_id``'s, if it is one of them)."""
+        query: Document = {"user_id": user_id, "active": True}
+        if session_id is not None:
+            query["_id"] = session_id
+        return [doc["_id"] async for doc in self.sessions.find(query, {"_id": 1})]
 
-    async def revoke_all(self, *, user_id: str, now: datetime) -> list[str]:
-        """Revoke every active session of the user; returns their ids."""
-        cursor = self.sessions.find({"user_id": user_id, "active": True}, {"_id": 1})
-        ids = [doc["_id"] async for doc in cursor]
-        if ids:
-            await self.sessions.update_many(
-                {"_id": {"$in": ids}}, {"$set": {"active": False, "revoked_at": now}}
-            )
-        return ids
+    async def revoke(self, *, session_ids: list[str], now: datetime) -> None:
+        await self.sessions.update_many(
+            {"_id": {"$in": session_ids}}, {"$set": {"active": False, "revoked_at": now}}
+        )
 
     async def list_active(self, *, user_id: str, now: datetime) -> list[Session]:
         cursor = self.sessions.find(
