@@ -1,17 +1,23 @@
 """The one pooled HTTP client to the upstream services, with replica choice and retries.
 
+aiohttp, not httpx: measured on this machine against a trivial upstream, a streamed GET cost
+~130 µs of client CPU with aiohttp, ~1.5 ms with raw httpcore and ~1.8-2.6 ms with httpx
+(httpcore re-imports the absent ``sniffio`` on every request, and its anyio stream is slow).
+
 Retries: a connection that could not be established carried no request, so that attempt is
 retried on the next replica for any method whose body is still in hand. Errors after the
 request may have been sent (a dropped keep-alive connection, a protocol error) are retried
 only for idempotent methods. Read timeouts are never retried: the upstream may be working.
 """
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, Mapping
 from datetime import datetime
 
-import httpx
+import aiohttp
 import orjson
+from yarl import URL
 
 from services.gateway.app.config import Settings
 from services.gateway.app.errors import BadUpstream, UpstreamTimeout, UpstreamUnavailable
@@ -22,26 +28,31 @@ from shared.identity import IDENTITY_HEADER, Identity, sign_identity
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RESOLVE_PATH = "/internal/v1/api-keys/resolve"
-Body = bytes | AsyncIterator[bytes]
-Headers = list[tuple[bytes, bytes]]
+Body = bytes | AsyncIterable[bytes]
+Headers = list[tuple[str, str]]
 
 
-def open_http_client(settings: Settings) -> httpx.AsyncClient:
-    timeout = httpx.Timeout(
-        connect=settings.upstream_connect_timeout_seconds,
-        read=settings.upstream_read_timeout_seconds,
-        write=settings.upstream_read_timeout_seconds,
-        pool=settings.upstream_connect_timeout_seconds,
+# Forward the client's own headers; aiohttp must not add or rewrite any of these.
+NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+TIMEOUT_ERRORS = (aiohttp.ServerTimeoutError, asyncio.TimeoutError)
+
+
+def open_http_client(settings: Settings) -> aiohttp.ClientSession:
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        sock_connect=settings.upstream_connect_timeout_seconds,
+        sock_read=settings.upstream_read_timeout_seconds,
     )
-    # Keep-alive expiry below uvicorn's 5 s so we never reuse a connection it is closing.
-    limits = httpx.Limits(
-        max_connections=settings.upstream_max_connections,
-        max_keepalive_connections=settings.upstream_max_connections,
-        keepalive_expiry=4.0,
+    # Keep-alive below uvicorn's 5 s so we never reuse a connection it is closing.
+    connector = aiohttp.TCPConnector(limit=settings.upstream_max_connections, keepalive_timeout=4.0)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        skip_auto_headers=NO_AUTO_HEADERS,
+        cookie_jar=aiohttp.DummyCookieJar(),  # never carry one client's cookies to another
     )
-    client = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
-    client.headers.clear()  # forward the client's headers, not httpx's defaults
-    return client
 
 
 def build_pools(settings: Settings, metrics: GatewayMetrics) -> dict[str, ReplicaPool]:
@@ -72,10 +83,19 @@ def _circuit_gauge(metrics: GatewayMetrics, service: str) -> StateListener:
     return on_change
 
 
+class _Retryable(Exception):
+    """An attempt failed in a way another replica might not: ``connect`` or ``protocol``."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
 class UpstreamClient:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         pools: Mapping[str, ReplicaPool],
         metrics: GatewayMetrics,
         *,
@@ -88,39 +108,59 @@ class UpstreamClient:
 
     async def send(
         self, service: str, *, method: str, target: str, headers: Headers, body: Body
-    ) -> httpx.Response:
+    ) -> aiohttp.ClientResponse:
         """Send to one healthy replica (retrying where safe); the response body streams."""
         pool = self.pools[service]
-        replayable = isinstance(body, bytes)
         tried: set[int] = set()
         while True:
             replica = self._choose(pool, tried)
             tried.add(replica.index)
-            started = time.perf_counter()
             try:
-                request = self.http.build_request(
-                    method, replica.url + target, headers=headers, content=body
-                )
-                response = await self.http.send(request, stream=True)
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                self._failed(pool, replica, "connect")
-                if replayable and len(tried) < len(pool.replicas):
-                    continue
-                raise BadUpstream(f"The {service} service could not be reached.") from None
-            except httpx.TimeoutException:
-                self._failed(pool, replica, "timeout")
-                raise UpstreamTimeout(f"The {service} service did not answer in time.") from None
-            except httpx.TransportError:
-                self._failed(pool, replica, "protocol")
-                if replayable and method in IDEMPOTENT_METHODS and len(tried) < len(pool.replicas):
-                    continue
-                raise BadUpstream(f"The {service} service gave no valid answer.") from None
-            except BaseException:
-                pool.release(replica)
-                raise
-            pool.succeeded(replica)
-            self._metrics.upstream_latency.labels(service).observe(time.perf_counter() - started)
-            return response
+                return await self._attempt(pool, replica, method, target, headers, body)
+            except _Retryable as failure:
+                retry_allowed = method in IDEMPOTENT_METHODS or failure.kind == "connect"
+                if not (
+                    isinstance(body, bytes) and retry_allowed and len(tried) < len(pool.replicas)
+                ):
+                    raise BadUpstream(failure.detail) from None
+
+    async def _attempt(
+        self,
+        pool: ReplicaPool,
+        replica: Replica,
+        method: str,
+        target: str,
+        headers: Headers,
+        body: Body,
+    ) -> aiohttp.ClientResponse:
+        started = time.perf_counter()
+        try:
+            response = await self.http.request(
+                method,
+                URL(replica.url + target, encoded=True),
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+            )
+        except CONNECT_ERRORS:
+            self._failed(pool, replica, "connect")
+            raise _Retryable(
+                "connect", f"The {pool.service} service could not be reached."
+            ) from None
+        except TIMEOUT_ERRORS:
+            self._failed(pool, replica, "timeout")
+            raise UpstreamTimeout(f"The {pool.service} service did not answer in time.") from None
+        except aiohttp.ClientError:
+            self._failed(pool, replica, "protocol")
+            raise _Retryable(
+                "protocol", f"The {pool.service} service gave no valid answer."
+            ) from None
+        except BaseException:
+            pool.release(replica)
+            raise
+        pool.succeeded(replica)
+        self._metrics.upstream_latency.labels(pool.service).observe(time.perf_counter() - started)
+        return response
 
     def _choose(self, pool: ReplicaPool, tried: set[int]) -> Replica:
         try:
@@ -137,22 +177,17 @@ class UpstreamClient:
     async def fetch(self, service: str, path: str) -> bytes:
         """GET a small document (JWKS, OpenAPI) from a replica; raise unless it is a 200."""
         response = await self.send(service, method="GET", target=path, headers=[], body=b"")
-        try:
-            content = await response.aread()
-        finally:
-            await response.aclose()
-        if response.status_code != 200:
-            raise BadUpstream(f"{service} answered {response.status_code} for {path}")
+        async with response:
+            content = await response.read()
+        if response.status != 200:
+            raise BadUpstream(f"{service} answered {response.status} for {path}")
         return content
 
     async def resolve_api_key(self, key: str) -> ResolvedKey | None:
         """Ask auth who owns ``key``; ``None`` when auth says it is not a valid key."""
         identity = Identity(user_id="gateway", via="service")
         signed = sign_identity(identity, secret=self._secret, method="POST", path=RESOLVE_PATH)
-        headers = [
-            (b"content-type", b"application/json"),
-            (IDENTITY_HEADER.encode(), signed.encode()),
-        ]
+        headers = [("content-type", "application/json"), (IDENTITY_HEADER, signed)]
         response = await self.send(
             "auth",
             method="POST",
@@ -160,13 +195,11 @@ class UpstreamClient:
             headers=headers,
             body=orjson.dumps({"key": key}),
         )
-        try:
-            content = await response.aread()
-        finally:
-            await response.aclose()
-        if response.status_code in (401, 404, 422):
+        async with response:
+            content = await response.read()
+        if response.status in (401, 404, 422):
             return None
-        if response.status_code != 200:
+        if response.status != 200:
             raise BadUpstream("The auth service could not check the API key.")
         return parse_resolved_key(content)
 

@@ -5,14 +5,14 @@ anything unknown) fall through to FastAPI, which answers them itself or with a 4
 """
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.gateway.app.client import Body, Headers, UpstreamClient
-from services.gateway.app.errors import PROBLEM_STATUSES, BodyTooLarge
+from services.gateway.app.client import Headers, UpstreamClient
+from services.gateway.app.errors import PROBLEM_STATUSES, BadUpstream, BodyTooLarge
 from services.gateway.app.routing import Target, resolve
 from services.gateway.app.service import Admission, Gatekeeper
 from shared.context import current_request_id, current_traceparent
@@ -20,6 +20,7 @@ from shared.identity import IDENTITY_HEADER, sign_identity
 from shared.problems import PROBLEM_CONTENT_TYPE, DomainError, problem_body, status_for
 
 log = logging.getLogger("taskstream.gateway.proxy")
+RawHeaders = list[tuple[bytes, bytes]]
 # RFC 9110 section 7.6.1 connection-specific fields, plus what the gateway sets itself.
 HOP_BY_HOP = frozenset(
     {
@@ -73,17 +74,17 @@ def forwarded_request_headers(
             continue
         if name.startswith(IDENTITY_PREFIXES):
             continue
-        kept.append((name, value))
-    kept.append((b"x-forwarded-for", client_ip.encode()))
-    kept.append((b"x-forwarded-proto", scheme.encode()))
+        kept.append((name.decode("latin-1"), value.decode("latin-1")))
+    kept.append(("x-forwarded-for", client_ip))
+    kept.append(("x-forwarded-proto", scheme))
     if host:
-        kept.append((b"x-forwarded-host", host))
-    kept.append((b"x-request-id", current_request_id().encode()))
-    kept.append((b"traceparent", current_traceparent().encode()))
+        kept.append(("x-forwarded-host", host.decode("latin-1")))
+    kept.append(("x-request-id", current_request_id()))
+    kept.append(("traceparent", current_traceparent()))
     return kept
 
 
-def returned_response_headers(headers: list[tuple[bytes, bytes]]) -> Headers:
+def returned_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     lowered = [(k.lower(), v) for k, v in headers]
     listed = connection_listed(lowered)
     return [(k, v) for k, v in lowered if k not in DROPPED_RESPONSE and k not in listed]
@@ -96,7 +97,35 @@ def request_header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def read_body(receive: Receive, limit: int) -> Body:
+class BodyStream:
+    """A request body read from ASGI while it is sent upstream, its bytes counted.
+
+    The upstream client wraps errors raised inside a body iterator, so ``exceeded`` records
+    why the upload stopped.
+    """
+
+    def __init__(self, receive: Receive, first: bytes, limit: int) -> None:
+        self._receive = receive
+        self._first = first
+        self._limit = limit
+        self.exceeded = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = len(self._first)
+        yield self._first
+        more = True
+        while more:
+            message = await self._receive()
+            chunk: bytes = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self._limit:
+                self.exceeded = True
+                raise BodyTooLarge("The request body is too large.")
+            more = message.get("more_body", False)
+            yield chunk
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | BodyStream:
     """The whole body if it came in one piece (replayable), else a byte-counting stream."""
     message = await receive()
     first: bytes = message.get("body", b"")
@@ -104,29 +133,15 @@ async def read_body(receive: Receive, limit: int) -> Body:
         raise BodyTooLarge("The request body is too large.")
     if not message.get("more_body", False):
         return first
-    return _stream_body(receive, first, limit)
+    return BodyStream(receive, first, limit)
 
 
-async def _stream_body(receive: Receive, first: bytes, limit: int) -> AsyncIterator[bytes]:
-    seen = len(first)
-    yield first
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BodyTooLarge("The client went away mid-body.")
-        chunk: bytes = message.get("body", b"")
-        seen += len(chunk)
-        if seen > limit:
-            raise BodyTooLarge("The request body is too large.")
-        more = message.get("more_body", False)
-        yield chunk
-
-
-async def send_problem(send: Send, exc: DomainError, extra_headers: Headers | None = None) -> None:
+async def send_problem(
+    send: Send, exc: DomainError, extra_headers: RawHeaders | None = None
+) -> None:
     status = status_for(exc, PROBLEM_STATUSES)
     body = problem_body(status, exc.detail, title=getattr(exc, "title", None))
-    headers: Headers = [
+    headers: RawHeaders = [
         (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
         *((k.encode(), v.encode()) for k, v in getattr(exc, "headers", {}).items()),
@@ -173,7 +188,7 @@ class ProxyMiddleware:
 
     async def _forward(
         self, runtime: Runtime, scope: Scope, receive: Receive, target: Target, admission: Admission
-    ) -> httpx.Response:
+    ) -> aiohttp.ClientResponse:
         method: str = scope["method"]
         client_ip = admission.identity.client_ip or "unknown"
         headers = forwarded_request_headers(
@@ -182,30 +197,31 @@ class ProxyMiddleware:
         signed = sign_identity(
             admission.identity, secret=runtime.signing_secret, method=method, path=scope["path"]
         )
-        headers.append((IDENTITY_HEADER.encode(), signed.encode()))
+        headers.append((IDENTITY_HEADER, signed))
         path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string", b"")
         url = (path + b"?" + query if query else path).decode("latin-1")
         body = await read_body(receive, runtime.max_body_bytes)
-        return await runtime.upstreams.send(
-            target.service, method=method, target=url, headers=headers, body=body
-        )
+        try:
+            return await runtime.upstreams.send(
+                target.service, method=method, target=url, headers=headers, body=body
+            )
+        except BadUpstream:
+            if isinstance(body, BodyStream) and body.exceeded:
+                raise BodyTooLarge("The request body is too large.") from None
+            raise
 
-    async def _relay(self, response: httpx.Response, send: Send, extra: Headers) -> None:
-        headers = returned_response_headers(response.headers.raw)
+    async def _relay(self, response: aiohttp.ClientResponse, send: Send, extra: RawHeaders) -> None:
+        headers = returned_response_headers(response.raw_headers)
         await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": headers + extra,
-            }
+            {"type": "http.response.start", "status": response.status, "headers": headers + extra}
         )
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.content.iter_any():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             # Headers are out; all that is left is to cut the response short.
             log.warning("upstream broke off mid-response: %s", type(exc).__name__)
         finally:
-            await response.aclose()
+            response.release()
