@@ -49,15 +49,26 @@ down: venv
 
 # Validates the Dockerfile and the compose stack without a Docker engine: hadolint, Debian's
 # docker-compose (installed on first use) resolving the files with the placeholder env file,
-# and the tests that compare them with the code's settings and metrics.
+# promtool (unpacked from Debian's prometheus package into the cache, nothing installed) on the
+# Prometheus config and alert rules, and the tests that compare them with the code.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 COMPOSE_CHECK := docker-compose --env-file deploy/compose/.env.example -f deploy/compose/compose.yaml
+PROMTOOL := $(CACHE_DIR)/promtool/usr/bin/promtool
+
+$(PROMTOOL):
+	@echo "==> promtool from Debian's prometheus package into $(CACHE_DIR)/promtool"
+	@rm -rf $(CACHE_DIR)/promtool.tmp && mkdir -p $(CACHE_DIR)/promtool.tmp
+	@cd $(CACHE_DIR)/promtool.tmp && { apt-get download prometheus >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update -qq && apt-get download prometheus >/dev/null; }; }
+	@dpkg-deb -x $(CACHE_DIR)/promtool.tmp/prometheus_*.deb $(CACHE_DIR)/promtool
+	@rm -rf $(CACHE_DIR)/promtool.tmp
 
 .PHONY: deploy-check
-deploy-check: venv
+deploy-check: venv $(PROMTOOL)
 	@command -v docker-compose >/dev/null || { echo "==> installing docker-compose (Debian)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq docker-compose >/dev/null; }
 	@$(VENV)/bin/hadolint Dockerfile
+	@$(PROMTOOL) check config --lint=all deploy/observability/prometheus/prometheus.yml >/dev/null
 	@$(COMPOSE_CHECK) config --quiet
 	@$(COMPOSE_CHECK) -f deploy/compose/compose.ops-ports.yaml config --quiet
 	@$(PY) -m pytest tests/deploy -q -p no:cacheprovider
