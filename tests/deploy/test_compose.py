@@ -1,5 +1,6 @@
 """The compose stack matches the code: services, ports, settings, volumes, secrets."""
 
+import re
 import subprocess
 from typing import Any
 
@@ -116,3 +117,11 @@ def test_the_real_env_file_is_never_committed() -> None:
     )
 
     assert ignored.returncode == 0
+
+
+def test_the_example_env_file_names_every_variable_compose_requires() -> None:
+    compose_text = (COMPOSE_DIR / "compose.yaml").read_text()
+    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", compose_text))
+
+    assert required
+    assert required <= set(parse_env_file(COMPOSE_DIR / ".env.example"))
