@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 import tantivy
@@ -52,10 +51,6 @@ def build_schema() -> tantivy.Schema:
     return builder.build()
 
 
-def public_task(snapshot: TaskSnapshot) -> dict[str, Any]:
-    return snapshot.model_dump(mode="json", exclude={"owner_id"})
-
-
 def task_document(snapshot: TaskSnapshot) -> tantivy.Document:
     doc = tantivy.Document(
         doc_id=snapshot.id,
@@ -66,7 +61,7 @@ def task_document(snapshot: TaskSnapshot) -> tantivy.Document:
         title=snapshot.title,
         description=snapshot.description,
         version=snapshot.version,
-        payload=orjson.dumps(public_task(snapshot)),
+        payload=snapshot.model_dump_json(exclude={"owner_id"}).encode(),
     )
     for tag in snapshot.tags:
         doc.add_text("tag", tag)

@@ -24,6 +24,7 @@ SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - private 0700 folder, checked to
 def storage_dir(index_dir: Path, configured: Path | None) -> Path:
     """The folder for this replica's index directories (one per ``index_dir``)."""
     base = configured or private_folder(SHARED_MEMORY / f"taskstream-search-{os.getuid()}")
+    index_dir.mkdir(parents=True, exist_ok=True)  # before the owner file: see remove_orphans
     if base is None:
         return index_dir
     key = hashlib.sha256(str(index_dir.resolve()).encode()).hexdigest()[:16]
