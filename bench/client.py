@@ -25,6 +25,7 @@ class Sizes:
     search_tasks: int
     search_queries: int
     index_rounds: int
+    profile_missed_goals: bool
 
 
 FULL = Sizes(
@@ -36,6 +37,7 @@ FULL = Sizes(
     search_tasks=100_000,
     search_queries=400,
     index_rounds=2,
+    profile_missed_goals=True,
 )
 SMOKE = Sizes(
     rounds=1,
@@ -46,6 +48,7 @@ SMOKE = Sizes(
     search_tasks=1000,
     search_queries=20,
     index_rounds=1,
+    profile_missed_goals=False,
 )
 
 

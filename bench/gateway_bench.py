@@ -1,9 +1,7 @@
 """Issue 4: authenticated ``GET /api/v1/tasks/{id}`` through the gateway, direct and via nginx."""
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
-from bench import profile as py_spy
 from bench.client import Bench, create_task
 from bench.nginx import Nginx
 from bench.stats import median_of_rounds
@@ -101,22 +99,3 @@ def _summary(
         **{f"half_load_{key}": value for key, value in half.items()},
         "raw": {"peak_rounds": peak_rounds, "half_load_rounds": half_rounds},
     }
-
-
-async def profile(bench: Bench, out: Path) -> str:
-    """py-spy's folded stacks of the gateway process during one peak-load wrk run."""
-    headers = await bench.bearer()
-    task_id = await create_task(bench.http, bench.gateway, headers, title="profile target")
-    url = f"{bench.gateway}/api/v1/tasks/{task_id}"
-    run = WrkRun(
-        url,
-        "Authorization",
-        headers["Authorization"],
-        bench.sizes.connections,
-        bench.sizes.wrk_seconds,
-    )
-    gateway = bench.system.one("gateway").process
-    assert gateway is not None
-    return await py_spy.record(
-        gateway.pid, seconds=bench.sizes.wrk_seconds, load=run_wrk(run), out=out
-    )

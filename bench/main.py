@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -28,7 +28,7 @@ from bench import (
 )
 from bench.client import FULL, SMOKE, Bench, Sizes, register, warm_up
 from bench.kafka import delete_topics
-from bench.profile import markdown
+from bench.profiles import profile_missed_goals
 from deploy.local import testrun
 from deploy.local.services import REPO
 from tests.integration.harness import System
@@ -71,18 +71,6 @@ async def run_benchmarks(bench: Bench, only: list[str]) -> tuple[dict[str, objec
     return {**results, "raw": raw}, failures
 
 
-async def profile_if_missed(bench: Bench, results: dict[str, object]) -> list[str]:
-    """When a gateway goal is missed, say where the gateway's time goes."""
-    if not any(goal.issue == 4 for goal in report.missed_goals(results)):
-        return []
-    say("gateway goal missed: profiling the gateway with py-spy ...")
-    try:
-        folded = await gateway_bench.profile(bench, bench.work_dir / "gateway.folded")
-    except Exception as exc:  # ptrace may be forbidden; the figures still stand.
-        return ["## Profile", "", f"py-spy could not profile the gateway: {exc}", ""]
-    return ["## Profile", "", *markdown("Gateway under peak load (py-spy)", folded)]
-
-
 @dataclass
 class Outcome:
     results: dict[str, object]
@@ -96,7 +84,7 @@ async def measure(running: System, sizes: Sizes, work_dir: Path, only: list[str]
         bench = Bench(system=running, http=http, sizes=sizes, user=user, work_dir=work_dir)
         await warm_up(bench, bench.gateway)
         results, failures = await run_benchmarks(bench, only)
-        profile = [] if sizes is SMOKE else await profile_if_missed(bench, results)
+        profile = await profile_missed_goals(bench, results) if sizes.profile_missed_goals else []
     return Outcome(results, failures, profile)
 
 
@@ -139,6 +127,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--only", nargs="*", default=[], choices=list(BENCHMARKS))
     parser.add_argument(
+        "--profile", action="store_true", help="profile missed goals, even in --smoke"
+    )
+    parser.add_argument(
         "--test-stack", action="store_true", help="use the test stack (ports 19092/27018/6380)"
     )
     args = parser.parse_args(argv)
@@ -146,6 +137,8 @@ def main(argv: list[str]) -> int:
         # Read by stack.py (which stack to bring up) and by the harness (where it is).
         os.environ.update({**testrun.TEST_STACK, **testrun.infra_env()})
     sizes = SMOKE if args.smoke else FULL
+    if args.profile:
+        sizes = replace(sizes, profile_missed_goals=True)
     host = machine.describe()
     code = machine.code_version()
     outcome = run_system(sizes, args.only)
