@@ -111,13 +111,32 @@ def _context_rows(results: Mapping[str, object]) -> list[str]:
     return rows
 
 
+def _load_warning(results: Mapping[str, object]) -> list[str]:
+    """Say so when other work shared the cores: the figures are then lower than they can be."""
+    host = results.get("machine")
+    if not isinstance(host, Mapping):
+        return []
+    cores = host.get("cores") or 1
+    start = host.get("load_average_at_start")
+    # At the start the load is other people's work; later it includes this run's own.
+    if not isinstance(start, list) or not isinstance(cores, int) or start[0] <= cores / 2:
+        return []
+    return [
+        "",
+        f"**The machine was busy**: 1-minute load average {start[0]:g} on {cores} cores before "
+        "this run started; throughput is lower and latency higher than on a quiet machine.",
+    ]
+
+
 def write_markdown(results: Mapping[str, object], notes: list[str], path: Path) -> None:
     lines = [
         "# Taskstream benchmark results",
         "",
-        "Written by `make bench` (`bench/run.py`); the raw per-round figures are in `latest.json`.",
+        "Written by `make bench` (`bench/run.py`); every figure and the raw per-round numbers",
+        "are in the JSON file beside this one. Each figure is the median over rounds.",
         "",
         *_context_rows(results),
+        *_load_warning(results),
         "",
         "## Goals",
         "",

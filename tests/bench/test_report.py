@@ -78,3 +78,12 @@ def test_profile_summary_counts_project_code_inclusive_and_self_time() -> None:
         ("handle (shared/mw.py)", 25.0),
     ]
     assert tables["package, self"] == [("jwt", 75.0), ("shared", 25.0)]
+
+
+def test_a_busy_machine_is_called_out(tmp_path: Path) -> None:
+    quiet = complete() | {"machine": {"cores": 2, "load_average_at_start": [0.5, 0.4, 0.3]}}
+    busy = complete() | {"machine": {"cores": 2, "load_average_at_start": [6.0, 4.0, 3.0]}}
+    write_markdown(quiet, [], tmp_path / "quiet.md")
+    write_markdown(busy, [], tmp_path / "busy.md")
+    assert "busy" not in (tmp_path / "quiet.md").read_text()
+    assert "load average 6 on 2 cores" in (tmp_path / "busy.md").read_text()
