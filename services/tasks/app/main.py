@@ -14,9 +14,15 @@ from services.tasks.app.routes import ROUTERS
 from services.tasks.app.service import TaskService, ensure_indexes
 from services.tasks.app.stats import StatsCache
 from shared.app import build_service_app
-from shared.clients import mongo_ping, open_mongo, open_redis
+from shared.clients import MongoClient, mongo_ping, open_mongo, open_redis
 
 COLLECTION = "tasks"
+
+
+async def is_ferretdb(mongo: MongoClient) -> bool:
+    """FerretDB answers ``buildInfo`` with its own version next to the MongoDB one it emulates."""
+    info = await mongo.admin.command("buildInfo")
+    return "ferretdbVersion" in info
 
 
 async def relay_alive(relay_task: "asyncio.Task[None]") -> None:
@@ -60,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 locks=locks,
                 notify_outbox=relay.notify,
                 cursor_key=settings.cursor_key(),
+                compare_and_set=not await is_ferretdb(mongo),
             )
             # Only MongoDB is needed to serve: Kafka outages delay events, Redis ones caching.
             app.state.readiness_checks = {
