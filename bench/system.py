@@ -89,6 +89,8 @@ def add(
 
 
 def start(work_dir: Path) -> System:
+    # Only the latest run's logs are kept: each run writes tens of megabytes.
+    shutil.rmtree(LOG_DIR, ignore_errors=True)
     system = System(env=bench_env(secrets.token_hex(4), work_dir), work_dir=work_dir)
     try:
         for name in ("auth", "tasks", "search"):
