@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 from prometheus_client import CollectorRegistry
 
+from services.gateway.app import tokens
 from services.gateway.app.errors import TokenRejected
 from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.tokens import AccessClaims, JwksCache, TokenVerifier
@@ -174,3 +175,26 @@ async def test_last_good_keys_keep_verifying_while_auth_is_down() -> None:
     auth.down = True
     assert await reason_of(verifier, Signer("k9").token()) == "unknown_key"
     await verifier.verify(signer.token())
+
+
+async def test_a_verified_token_is_checked_again_only_after_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signer = Signer("k1")
+    verifier = make_verifier(FakeAuth(signer))
+    checks: list[str] = []
+    real_check = tokens.verify_with_key
+
+    def counting_check(token: str, key: jwt.PyJWK, **kwargs: Any) -> AccessClaims:
+        checks.append(token)
+        return real_check(token, key, **kwargs)
+
+    monkeypatch.setattr(tokens, "verify_with_key", counting_check)
+    token = signer.token(exp=int(time.time()) + 60)
+    await verifier.verify(token)
+    await verifier.verify(token)
+    assert len(checks) == 1
+    later = time.time() + 120
+    monkeypatch.setattr(time, "time", lambda: later)
+    await verifier.verify(token)
+    assert len(checks) == 2
