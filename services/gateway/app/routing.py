@@ -51,8 +51,15 @@ def has_dot_segment(path: str) -> bool:
     return any(segment in (".", "..") for segment in path.split("/"))
 
 
+MAX_LABEL_SEGMENTS = 6
+
+
 def route_label(path: str) -> RouteLabel:
-    segments = [s if s in STATIC_SEGMENTS or not s else "{id}" for s in path.split("/")]
+    """A low-cardinality template: ids become ``{id}``, anything deeper than a route ``*``."""
+    parts = path.split("/")
+    segments = [s if s in STATIC_SEGMENTS or not s else "{id}" for s in parts[:MAX_LABEL_SEGMENTS]]
+    if len(parts) > MAX_LABEL_SEGMENTS:
+        segments.append("*")
     return RouteLabel("/".join(segments))
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import jwt
 import orjson
 
-from services.gateway.app.errors import TokenRejected
+from services.gateway.app.errors import TokenRejected, UpstreamUnavailable
 from services.gateway.app.metrics import GatewayMetrics
 
 log = logging.getLogger("taskstream.gateway.tokens")
@@ -124,6 +124,11 @@ class JwksCache:
         if (key is None or stale) and may_refetch:
             await self.refresh()
             key = self._keys.get(kid)
+        if key is None and not self._keys:
+            # Never had a key set: the token may be fine, auth is what is missing.
+            raise UpstreamUnavailable(
+                "Token keys are not available yet; try again shortly.", retry_after=2
+            )
         return key
 
     async def refresh(self) -> None:

@@ -86,3 +86,4 @@ def test_metric_labels_replace_ids_with_a_placeholder() -> None:
     assert route_label("/api/v1/tasks/65f0c0ffee").path == "/api/v1/tasks/{id}"
     assert route_label("/api/v1/tasks/stats").path == "/api/v1/tasks/stats"
     assert route_label("/api/v1/auth/sessions/s-1").path == "/api/v1/auth/sessions/{id}"
+    assert route_label("/api/v1/tasks/a/b/c/d").path == "/api/v1/tasks/{id}/{id}/*"

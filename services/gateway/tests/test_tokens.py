@@ -15,7 +15,7 @@ from jwt.algorithms import OKPAlgorithm
 from prometheus_client import CollectorRegistry
 
 from services.gateway.app import tokens
-from services.gateway.app.errors import TokenRejected
+from services.gateway.app.errors import TokenRejected, UpstreamUnavailable
 from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.tokens import AccessClaims, JwksCache, TokenVerifier
 
@@ -165,6 +165,14 @@ async def test_unknown_kid_refetches_are_rate_limited() -> None:
     for _ in range(5):
         assert await reason_of(verifier, stranger.token()) == "unknown_key"
     assert auth.fetches == 1
+
+
+async def test_no_key_set_yet_is_503_not_401() -> None:
+    signer = Signer("k1")
+    auth = FakeAuth(signer)
+    auth.down = True
+    with pytest.raises(UpstreamUnavailable):
+        await make_verifier(auth).verify(signer.token())
 
 
 async def test_last_good_keys_keep_verifying_while_auth_is_down() -> None:
