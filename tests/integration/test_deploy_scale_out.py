@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.services import ServiceProcess
 from shared.identity import Identity
@@ -44,6 +45,20 @@ async def replica_total(system: System, replica: ServiceProcess, user_id: str, q
     assert response.status_code == 200, response.text
     total: int = response.json()["total"]
     return total
+
+
+async def served(replica: ServiceProcess, method: str, route: str) -> float:
+    """How many requests for ``route`` this replica has answered, from its own metrics."""
+    async with httpx.AsyncClient(base_url=replica.url, timeout=10) as client:
+        text = (await client.get("/metrics")).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "http_requests_total"
+        and sample.labels.get("method") == method
+        and sample.labels.get("route") == route
+    )
 
 
 def all_found(
@@ -113,13 +128,23 @@ async def test_two_tasks_and_two_search_replicas_serve_completely_and_lose_one_o
     tasks_replica = system.add("tasks")
     search_replica = system.add("search")
     gateway = system.add("gateway", extra_env=system.gateway_env())
+    replicas, searchers = list(system.processes["tasks"]), list(system.processes["search"])
     try:
         async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
             account = await new_account(client)
             word = unique_word()
+            before = {proc.url: await served(proc, "POST", "/api/v1/tasks") for proc in replicas}
             tasks = [await create_task(client, account, title=f"{word} {n}") for n in range(TASKS)]
-            for replica in system.processes["search"]:
-                await eventually(all_found(system, replica, account, word), within=30)
+            for proc in searchers:
+                await eventually(all_found(system, proc, account, word), within=30)
+            searched = {proc.url: await served(proc, "GET", SEARCH_PATH) for proc in searchers}
+            for _ in range(6):
+                await client.get(SEARCH_PATH, params={"q": word}, headers=account.headers)
+            # The gateway round-robins: every replica answered some of the calls above.
+            for proc in replicas:
+                assert await served(proc, "POST", "/api/v1/tasks") > before[proc.url], proc.url
+            for proc in searchers:
+                assert await served(proc, "GET", SEARCH_PATH) > searched[proc.url], proc.url
             load = Load(client, account, word, tasks[0]["id"])
 
             def stop_one_of_each() -> None:
