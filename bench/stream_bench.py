@@ -9,6 +9,8 @@ import asyncio
 import secrets
 import time
 
+import httpx
+
 from bench.client import Bench, create_task
 from bench.kafka import TopicWatcher
 from bench.load import paced
@@ -52,10 +54,16 @@ async def _stream(bench: Bench, watcher: TopicWatcher) -> dict[str, float]:
     headers = await bench.bearer()
     searchable: list[float | None] = []
     acked: dict[str, float] = {}
+    failed: list[int] = []
 
     async def write(number: int) -> None:
         word = f"zq{secrets.token_hex(6)}"
-        task_id = await create_task(bench.http, bench.gateway, headers, title=f"stream {word}")
+        try:
+            task_id = await create_task(bench.http, bench.gateway, headers, title=f"stream {word}")
+        except httpx.HTTPStatusError:
+            # Counted, not fatal: an overloaded system's 503/504s are a finding too.
+            failed.append(number)
+            return
         acked[task_id] = time.time()
         if number % POLL_EVERY == 0:
             searchable.append(await _searchable_after(bench, word, task_id, acked[task_id]))
@@ -68,6 +76,7 @@ async def _stream(bench: Bench, watcher: TopicWatcher) -> dict[str, float]:
         _searchable_figures(searchable)
         | _metric_figures(before, after)
         | _relay_figures(watcher, acked)
+        | {"stream_write_errors": float(len(failed))}
     )
 
 
