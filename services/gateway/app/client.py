@@ -20,7 +20,12 @@ import orjson
 from yarl import URL
 
 from services.gateway.app.config import Settings
-from services.gateway.app.errors import BadUpstream, UpstreamTimeout, UpstreamUnavailable
+from services.gateway.app.errors import (
+    BadUpstream,
+    UnforwardableRequest,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.service import ResolvedKey
 from services.gateway.app.upstreams import Replica, ReplicaPool, StateListener
@@ -142,6 +147,10 @@ class UpstreamClient:
                 data=body or None,
                 allow_redirects=False,
             )
+        except (aiohttp.InvalidURL, ValueError):
+            # The client's request target or headers, not the replica, are at fault.
+            pool.release(replica)
+            raise UnforwardableRequest("The request cannot be forwarded as sent.") from None
         except CONNECT_ERRORS:
             self._failed(pool, replica, "connect")
             raise _Retryable(

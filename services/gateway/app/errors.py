@@ -48,6 +48,10 @@ class BodyTooLarge(DomainError):
     """The request body exceeds the gateway's limit."""
 
 
+class UnforwardableRequest(DomainError):
+    """The request target or a header cannot be sent on as HTTP/1.1."""
+
+
 class UriTooLong(DomainError):
     """The request target is longer than the gateway accepts."""
 
@@ -61,6 +65,7 @@ class HeadersTooLarge(DomainError):
 PROBLEM_STATUSES: ProblemMap = {
     InvalidIdentity: 401,
     NotAuthenticated: 401,
+    UnforwardableRequest: 400,
     BodyTooLarge: 413,
     UriTooLong: 414,
     HeadersTooLarge: 431,
