@@ -10,17 +10,17 @@ from services.search.app.runtime import SearchRuntime
 from shared.identity import CurrentIdentity
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_runtime(request: Request) -> SearchRuntime:
+async def get_runtime(request: Request) -> SearchRuntime:
     runtime: SearchRuntime = request.app.state.runtime
     return runtime
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     redis: Redis = request.app.state.redis
     return redis
 
