@@ -33,6 +33,7 @@ lint: venv
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy .
+	@$(MAKE) --no-print-directory deploy-check
 
 fmt: venv
 	@$(VENV)/bin/ruff format .
