@@ -40,7 +40,8 @@ def session_log(path: Path) -> str:
 def session_lines(system: System) -> Iterator[tuple[Path, str]]:
     paths = {proc.log_path for proc in session_processes(system)}
     for path in sorted(paths):
-        for line in session_log(path).splitlines():
+        # Split on newlines only: a JSON string may hold U+2028 or U+0085 unescaped.
+        for line in session_log(path).split("\n"):
             if line.strip():
                 yield path, line
 
