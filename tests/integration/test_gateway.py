@@ -294,3 +294,35 @@ async def test_redis_stopped_mid_test_keeps_serving_with_memory_limits(
     assert_problem(revoked, 401)
     assert 429 in [r.status_code for r in burst]
     assert "gateway_redis_fallback_total" in metrics
+
+
+async def raw_request(proc: ServiceProcess, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", proc.port)
+    writer.write(request)
+    await writer.drain()
+    answer = await reader.read(65536)
+    writer.close()
+    return answer
+
+
+async def test_odd_request_targets_are_client_errors_not_upstream_failures(
+    api: httpx.AsyncClient, system: System
+) -> None:
+    account = await register_and_login(api)
+    token = account.headers["Authorization"].encode()
+    gateway = system.one("gateway")
+    for target in (
+        b"/api/v1/tasks/%ff%00",
+        b"/api/v1/tasks/\xc3\xa9t\xc3\xa9",
+        b"/api/v1/tasks/a%2F..%2F..%2Finternal",
+    ):
+        request = (
+            b"GET "
+            + target
+            + b" HTTP/1.1\r\nHost: x\r\nAuthorization: "
+            + token
+            + b"\r\nConnection: close\r\n\r\n"
+        )
+        answer = await raw_request(gateway, request)
+        status = int(answer.split(b" ", 2)[1])
+        assert 400 <= status < 500, answer[:300]
