@@ -7,6 +7,7 @@ replica, a Kafka outage), so every acknowledged write is published at least once
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from contextlib import suppress
 from datetime import timedelta
 
@@ -29,6 +30,7 @@ RETRY_BACKOFF_SECONDS = 0.5
 CLOSE_TIMEOUT_SECONDS = 2.0
 PUBLISH_ERRORS = (KafkaError, TimeoutError, OSError)
 OUTBOX_PROJECTION = {"pending_events": 1}
+Queue = dict[str, list[Document] | None]
 
 
 class PublishFailed(Exception):
@@ -65,12 +67,22 @@ class OutboxRelay:
         self._locks = locks
         self._settings = settings
         self._metrics = OutboxMetrics(registry)
-        self._queued: set[str] = set()
+        # Per task: the events its writes handed over, or None to read its outbox back.
+        self._queued: Queue = {}
         self._wake = asyncio.Event()
 
-    def notify(self, task_id: str) -> None:
-        """A write stored events for ``task_id``: publish them now rather than at the next sweep."""
-        self._queued.add(task_id)
+    def notify(self, task_id: str, event: Document | None) -> None:
+        """A write stored ``event`` for ``task_id``: publish it now, not at the next sweep.
+
+        ``None`` means "read the task's outbox back": other events may be pending there.
+        """
+        known = self._queued.get(task_id, [])
+        self._queued[task_id] = None if event is None or known is None else [*known, event]
+        self._wake.set()
+
+    def _requeue(self, task_ids: Iterable[str]) -> None:
+        # Whatever happened to these, their stored outbox is the truth now.
+        self._queued.update(dict.fromkeys(task_ids))
         self._wake.set()
 
     async def run(self) -> None:
@@ -95,13 +107,12 @@ class OutboxRelay:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch, self._queued = self._queued, set()
+            batch, self._queued = self._queued, {}
             try:
                 await self.publish_pending(producer, batch)
             except (PublishFailed, PyMongoError) as exc:
                 log.warning("outbox publish failed, will retry", extra={"error": repr(exc)})
-                self._queued |= batch
-                self._wake.set()
+                self._requeue(batch)
                 await asyncio.sleep(RETRY_BACKOFF_SECONDS)
                 if isinstance(exc, PublishFailed):
                     return
@@ -113,18 +124,24 @@ class OutboxRelay:
             async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
                 await producer.stop()
 
-    async def publish_pending(self, producer: AIOKafkaProducer, task_ids: set[str]) -> None:
+    async def publish_pending(self, producer: AIOKafkaProducer, batch: Queue) -> None:
         """Publish and clear the pending events of these tasks; on failure raise, and the
         caller re-queues the whole batch (what was already cleared is simply not found).
 
         Reads, sends and acknowledgements each run for the whole batch at once, so a burst
         of writes costs three round trips, not three per task.
         """
+        handed = [
+            {"_id": task, "pending_events": events} for task, events in batch.items() if events
+        ]
         # One lookup by id each: FerretDB pushes down only a bare ``{_id: ...}`` filter.
-        lookups = (
-            self._tasks.find_one({"_id": task_id}, OUTBOX_PROJECTION) for task_id in task_ids
-        )
-        docs = [doc for doc in await asyncio.gather(*lookups) if doc and doc["pending_events"]]
+        lookups = [
+            self._tasks.find_one({"_id": task_id}, OUTBOX_PROJECTION)
+            for task_id, events in batch.items()
+            if events is None
+        ]
+        stored = [doc for doc in await asyncio.gather(*lookups) if doc and doc["pending_events"]]
+        docs = handed + stored
         if docs:
             await self._publish(producer, docs)
             await asyncio.gather(*(self._acknowledge(doc) for doc in docs))
@@ -185,8 +202,7 @@ class OutboxRelay:
                 continue
             if stale:
                 log.info("sweeper re-queued stale outbox entries", extra={"count": len(stale)})
-                self._queued.update(stale)
-                self._wake.set()
+                self._requeue(stale)
 
     async def stale_task_ids(self) -> list[str]:
         cutoff = now_utc() - timedelta(seconds=self._settings.outbox_stale_seconds)

@@ -47,6 +47,7 @@ from shared.events import TaskEventType
 UPDATE_ATTEMPTS = 5
 STALE_ETAG = "The task has changed since that ETag; fetch it again."
 HIDDEN_FIELDS = {"pending_events": 0}
+ALL_FIELDS = None
 
 
 def _owner_index(name: str, *keys: str) -> IndexModel:
@@ -90,7 +91,7 @@ class TaskService:
         tasks: AsyncCollection[Document],
         stats: StatsCache,
         locks: KeyedLocks,
-        notify_outbox: Callable[[str], None],
+        notify_outbox: Callable[[str, Document | None], None],
         cursor_key: bytes,
         compare_and_set: bool,
     ) -> None:
@@ -116,7 +117,8 @@ class TaskService:
         }
         event = self._event(doc, TaskEventType.created, at)
         await self._tasks.insert_one({**doc, "pending_events": [event]})
-        await self._after_write(doc)
+        self._notify(doc["_id"], event)
+        await self._stats.forget(owner_id)
         return task_of(doc)
 
     async def get_task(self, *, owner_id: str, task_id: str) -> Task:
@@ -127,7 +129,7 @@ class TaskService:
     ) -> Task:
         for _ in range(UPDATE_ATTEMPTS):
             async with self._locks.hold(task_id):
-                doc = await self._current(owner_id, task_id)
+                doc = await self._current(owner_id, task_id, ALL_FIELDS)
                 check_precondition(doc, expected_etags)
                 current = TaskFields.model_validate({name: doc[name] for name in TASK_FIELDS})
                 fields = apply_merge_patch(current, patch)
@@ -138,7 +140,7 @@ class TaskService:
                     doc, {**values, **derived_fields(values)}, TaskEventType.updated
                 )
             if written is not None:
-                await self._after_write(written)
+                await self._stats.forget(owner_id)
                 return task_of(written)
             if expected_etags is not None:
                 raise VersionMismatch(STALE_ETAG)
@@ -149,14 +151,14 @@ class TaskService:
     ) -> None:
         for _ in range(UPDATE_ATTEMPTS):
             async with self._locks.hold(task_id):
-                doc = await self._current(owner_id, task_id)
+                doc = await self._current(owner_id, task_id, ALL_FIELDS)
                 check_precondition(doc, expected_etags)
                 # A tombstone: the document stays, hidden, until the relay has published it.
                 written = await self._write_next_version(
                     doc, {"deleted": True}, TaskEventType.deleted
                 )
             if written is not None:
-                await self._after_write(written)
+                await self._stats.forget(owner_id)
                 return
             if expected_etags is not None:
                 raise VersionMismatch(STALE_ETAG)
@@ -198,9 +200,11 @@ class TaskService:
         cursor = self._tasks.find(conditions, HIDDEN_FIELDS, sort=order.mongo_sort())
         return await cursor.skip(skip).limit(limit).to_list()
 
-    async def _current(self, owner_id: str, task_id: str) -> Document:
+    async def _current(
+        self, owner_id: str, task_id: str, projection: Document | None = HIDDEN_FIELDS
+    ) -> Document:
         # By id alone, which FerretDB pushes down to its primary key; the rest checked here.
-        doc = await self._tasks.find_one({"_id": task_id}, HIDDEN_FIELDS)
+        doc = await self._tasks.find_one({"_id": task_id}, projection)
         if doc is None or doc["owner_id"] != owner_id or doc["deleted"]:
             raise TaskNotFound("No such task.")
         return doc
@@ -208,7 +212,10 @@ class TaskService:
     async def _write_next_version(
         self, doc: Document, changes: Document, event_type: TaskEventType
     ) -> Document | None:
-        """Store ``changes`` and their event if nobody wrote since ``doc`` was read."""
+        """Store ``changes`` and their event if nobody wrote since ``doc`` was read.
+
+        Called under the task's lock, so the relay hears of one task's events in order.
+        """
         at = now_utc()
         stamp = {"updated_at": at, "version": doc["version"] + 1}
         new_doc = {**doc, **changes, **stamp}
@@ -220,7 +227,12 @@ class TaskService:
                 "$push": {"pending_events": event},
             },
         )
-        return new_doc if result.matched_count else None
+        if not result.matched_count:
+            return None
+        # Only when nothing was pending before can the relay skip reading the outbox back:
+        # older events (a crashed process's, another replica's) must go out first.
+        self._notify(doc["_id"], None if doc["pending_events"] else event)
+        return new_doc
 
     def _unchanged_since(self, doc: Document) -> Document:
         """The filter of a write that must not overwrite a newer version.
@@ -236,7 +248,3 @@ class TaskService:
     @staticmethod
     def _event(doc: Document, event_type: TaskEventType, at: datetime) -> Document:
         return pending_event(snapshot_of(doc), event_type, at=at, traceparent=current_traceparent())
-
-    async def _after_write(self, doc: Document) -> None:
-        self._notify(doc["_id"])
-        await self._stats.forget(doc["owner_id"])
