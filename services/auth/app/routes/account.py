@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Header, Request, Response
+from fastapi import APIRouter, Cookie, Depends, Header, Request, Response
 
 from services.auth.app.cookies import (
     CSRF_COOKIE,
@@ -68,16 +68,13 @@ async def login(
     return AccessTokenOut(access_token=tokens.access.token, expires_in=tokens.access.expires_in)
 
 
-@router.post("/refresh", response_model=AccessTokenOut, responses=problem_responses(401, 403, 422))
-async def refresh(
-    response: Response,
-    service: Service,
+def browser_refresh_token(
     settings: AppSettings,
     x_csrf_token: Annotated[str | None, Header()] = None,
     refresh_token: Annotated[str | None, Cookie()] = None,
     csrf_token: Annotated[str | None, Cookie()] = None,
-) -> AccessTokenOut:
-    """Browser flow: the ``refresh_token`` cookie plus ``X-CSRF-Token`` = the CSRF cookie."""
+) -> str:
+    """The refresh cookie, once the CSRF header matches the CSRF cookie and belongs to it."""
     if not x_csrf_token or x_csrf_token != csrf_token:
         raise CsrfRejected(f"The X-CSRF-Token header must equal the {CSRF_COOKIE} cookie.")
     if not refresh_token:
@@ -87,6 +84,17 @@ async def refresh(
         header=x_csrf_token, cookie=csrf_token, refresh_token=refresh_token, key=key
     ):
         raise CsrfRejected("The CSRF token does not belong to this refresh token.")
+    return refresh_token
+
+
+@router.post("/refresh", response_model=AccessTokenOut, responses=problem_responses(401, 403, 422))
+async def refresh(
+    response: Response,
+    service: Service,
+    settings: AppSettings,
+    refresh_token: Annotated[str, Depends(browser_refresh_token)],
+) -> AccessTokenOut:
+    """Browser flow: the ``refresh_token`` cookie plus ``X-CSRF-Token`` = the CSRF cookie."""
     tokens = await service.refresh(refresh_token=refresh_token)
     browser_response(response, tokens, settings)
     return AccessTokenOut(access_token=tokens.access.token, expires_in=tokens.access.expires_in)
