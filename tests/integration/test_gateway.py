@@ -46,6 +46,14 @@ def wait_alive(proc: ServiceProcess, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{proc.name}:{proc.port} did not start; see {proc.log_path}")
 
 
+async def wait_ready(system: System, *names: str) -> None:
+    """Until each service's /ready is 200 again, so later tests start from a healthy system."""
+    async with asyncio.timeout(30), httpx.AsyncClient(timeout=3) as client:
+        for name in names:
+            while (await client.get(f"{system.one(name).url}/ready")).status_code != 200:
+                await asyncio.sleep(0.2)
+
+
 @asynccontextmanager
 async def client_of(proc: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
@@ -290,6 +298,7 @@ async def test_redis_stopped_mid_test_keeps_serving_with_memory_limits(
                 metrics = (await client.get("/metrics")).text
             finally:
                 stack_command("up", "redis")
+                await wait_ready(system, "auth", "tasks")
     assert [r.status_code for r in during] == [200] * 3
     assert_problem(revoked, 401)
     assert 429 in [r.status_code for r in burst]
