@@ -48,10 +48,14 @@ def wait_alive(proc: ServiceProcess, timeout: float = 30.0) -> None:
 
 async def wait_ready(system: System, *names: str) -> None:
     """Until each service's /ready is 200 again, so later tests start from a healthy system."""
-    async with asyncio.timeout(30), httpx.AsyncClient(timeout=3) as client:
+    async with httpx.AsyncClient(timeout=3) as client:
         for name in names:
-            while (await client.get(f"{system.one(name).url}/ready")).status_code != 200:
+            for _ in range(150):
+                if (await client.get(f"{system.one(name).url}/ready")).status_code == 200:
+                    break
                 await asyncio.sleep(0.2)
+            else:
+                raise AssertionError(f"{name} is not ready again after 30 s")
 
 
 @asynccontextmanager
