@@ -37,6 +37,29 @@ class PublishFailed(Exception):
     """Kafka did not take a document's events; they stay pending for a retry."""
 
 
+class OutboxQueue:
+    """Tasks with events to publish: per task the events its writes handed over, or None
+    when its stored outbox must be read back (a restart, a failure, older events pending)."""
+
+    def __init__(self) -> None:
+        self._tasks: Queue = {}
+        self.ready = asyncio.Event()
+
+    def add(self, task_id: str, event: Document | None) -> None:
+        known = self._tasks.get(task_id, [])
+        self._tasks[task_id] = None if event is None or known is None else [*known, event]
+        self.ready.set()
+
+    def reread(self, task_ids: Iterable[str]) -> None:
+        self._tasks.update(dict.fromkeys(task_ids))
+        self.ready.set()
+
+    def take(self) -> Queue:
+        self.ready.clear()
+        batch, self._tasks = self._tasks, {}
+        return batch
+
+
 class OutboxMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.published = Counter(
@@ -67,23 +90,14 @@ class OutboxRelay:
         self._locks = locks
         self._settings = settings
         self._metrics = OutboxMetrics(registry)
-        # Per task: the events its writes handed over, or None to read its outbox back.
-        self._queued: Queue = {}
-        self._wake = asyncio.Event()
+        self._queue = OutboxQueue()
 
     def notify(self, task_id: str, event: Document | None) -> None:
         """A write stored ``event`` for ``task_id``: publish it now, not at the next sweep.
 
         ``None`` means "read the task's outbox back": other events may be pending there.
         """
-        known = self._queued.get(task_id, [])
-        self._queued[task_id] = None if event is None or known is None else [*known, event]
-        self._wake.set()
-
-    def _requeue(self, task_ids: Iterable[str]) -> None:
-        # Whatever happened to these, their stored outbox is the truth now.
-        self._queued.update(dict.fromkeys(task_ids))
-        self._wake.set()
+        self._queue.add(task_id, event)
 
     async def run(self) -> None:
         await asyncio.sleep(self._settings.relay_start_delay_seconds)
@@ -105,14 +119,14 @@ class OutboxRelay:
         numbers are out of step (``OutOfOrderSequenceNumber``) and it never recovers by itself.
         """
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch, self._queued = self._queued, {}
+            await self._queue.ready.wait()
+            batch = self._queue.take()
             try:
                 await self.publish_pending(producer, batch)
             except (PublishFailed, PyMongoError) as exc:
                 log.warning("outbox publish failed, will retry", extra={"error": repr(exc)})
-                self._requeue(batch)
+                # Some of the batch may be out already: the stored outboxes say what is not.
+                self._queue.reread(batch)
                 await asyncio.sleep(RETRY_BACKOFF_SECONDS)
                 if isinstance(exc, PublishFailed):
                     return
@@ -202,7 +216,7 @@ class OutboxRelay:
                 continue
             if stale:
                 log.info("sweeper re-queued stale outbox entries", extra={"count": len(stale)})
-                self._requeue(stale)
+                self._queue.reread(stale)
 
     async def stale_task_ids(self) -> list[str]:
         cutoff = now_utc() - timedelta(seconds=self._settings.outbox_stale_seconds)
