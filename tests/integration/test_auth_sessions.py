@@ -32,6 +32,15 @@ async def browser(system: System) -> AsyncIterator[httpx.AsyncClient]:
         yield gateway
 
 
+async def refresh_count(system: System, outcome: str) -> float:
+    """``auth_refreshes_total{outcome=...}`` as auth's ``/metrics`` reports it."""
+    async with httpx.AsyncClient(base_url=system.one("auth").url) as direct:
+        text = (await direct.get("/metrics")).text
+    prefix = f'auth_refreshes_total{{outcome="{outcome}"}} '
+    lines = [line for line in text.splitlines() if line.startswith(prefix)]
+    return float(lines[0].removeprefix(prefix)) if lines else 0.0
+
+
 async def me_status(client: httpx.AsyncClient, token: str) -> int:
     return (await client.get("/api/v1/auth/me", headers=bearer(token))).status_code
 
@@ -130,7 +139,10 @@ async def test_oauth_refuses_json_and_repeated_parameters(client: httpx.AsyncCli
     assert oauth_error(repeated) == "invalid_request"
 
 
-async def test_reuse_inside_the_grace_window_revokes_nothing(client: httpx.AsyncClient) -> None:
+async def test_reuse_inside_the_grace_window_revokes_nothing(
+    client: httpx.AsyncClient, system: System
+) -> None:
+    races_before = await refresh_count(system, "reuse_in_grace")
     email, password, _ = await register(client)
     _, first = await oauth_password_grant(client, email, password)
     second = (await refresh_grant(client, first)).json()
@@ -139,17 +151,20 @@ async def test_reuse_inside_the_grace_window_revokes_nothing(client: httpx.Async
     assert await me_status(client, second["access_token"]) == 200
     third = await refresh_grant(client, second["refresh_token"])
     assert third.status_code == 200, third.text
+    assert await refresh_count(system, "reuse_in_grace") == races_before + 1
 
 
 async def test_reuse_after_the_grace_window_revokes_that_session_only(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, system: System
 ) -> None:
+    thefts_before = await refresh_count(system, "theft")
     email, password, _ = await register(client)
     other_access, other_refresh = await oauth_password_grant(client, email, password)
     _, stolen = await oauth_password_grant(client, email, password)
     newest = (await refresh_grant(client, stolen)).json()
     await asyncio.sleep(GRACE_SECONDS + 0.5)
     assert oauth_error(await refresh_grant(client, stolen)) == "invalid_grant"
+    assert await refresh_count(system, "theft") == thefts_before + 1
     # The whole family is dead at once: its newest refresh token and its access token.
     assert oauth_error(await refresh_grant(client, newest["refresh_token"])) == "invalid_grant"
     assert await me_status(client, newest["access_token"]) == 401

@@ -31,7 +31,7 @@ class Settings(ServiceSettings):
     argon2_time_cost: int = Field(default=OWASP_MIN_TIME_COST, ge=OWASP_MIN_TIME_COST)
     argon2_parallelism: int = Field(default=1, ge=1)
     # Threads that run argon2, each holding argon2_memory_kib while it hashes; more threads
-    # than cores would only make every login slower.
-    hashing_threads: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1, le=64)
+    # than cores would only make every login slower (containers: set it to the CPU quota).
+    hashing_threads: int = Field(default_factory=lambda: min(os.cpu_count() or 2, 4), ge=1, le=64)
     cleanup_interval_seconds: float = Field(default=300, gt=0)
     api_key_max_per_user: int = Field(default=100, ge=1)

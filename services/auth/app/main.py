@@ -16,6 +16,7 @@ from services.auth.app.apikeys import ApiKeyStore
 from services.auth.app.config import Settings
 from services.auth.app.errors import PROBLEM_STATUSES
 from services.auth.app.keys import KeyRing
+from services.auth.app.metrics import AuthMetrics
 from services.auth.app.passwords import PasswordHashing
 from services.auth.app.revocation import Revocations
 from services.auth.app.routes import ROUTERS
@@ -40,7 +41,12 @@ def password_hasher(settings: Settings) -> PasswordHasher:
 
 
 def build_service(
-    settings: Settings, *, mongo: MongoClient, redis: Redis, executor: ThreadPoolExecutor
+    settings: Settings,
+    *,
+    mongo: MongoClient,
+    redis: Redis,
+    executor: ThreadPoolExecutor,
+    metrics: AuthMetrics,
 ) -> AuthService:
     database = settings.mongodb_database
     keyring = KeyRing(settings.keys_dir, token_ttl=settings.access_token_ttl_seconds)
@@ -59,6 +65,7 @@ def build_service(
         revocations=Revocations(redis, access_token_ttl=settings.access_token_ttl_seconds),
         hashing=PasswordHashing(password_hasher(settings), executor),
         keyring=keyring,
+        metrics=metrics,
     )
 
 
@@ -107,7 +114,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             executor = stack.enter_context(
                 ThreadPoolExecutor(settings.hashing_threads, thread_name_prefix="argon2")
             )
-            service = build_service(settings, mongo=mongo, redis=redis, executor=executor)
+            service = build_service(
+                settings,
+                mongo=mongo,
+                redis=redis,
+                executor=executor,
+                metrics=app.state.auth_metrics,
+            )
             app.state.auth = service
             app.state.readiness_checks = {
                 "mongodb": lambda: mongo_ready(service, mongo),
@@ -121,10 +134,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 stack.push_async_callback(stop_task, asyncio.create_task(job))
             yield
 
-    return build_service_app(
+    app = build_service_app(
         settings=settings,
         title="Taskstream auth",
         lifespan=lifespan,
         routers=ROUTERS,
         domain_errors=PROBLEM_STATUSES,
     )
+    # Made once per app, not per lifespan: a registry refuses the same metric twice.
+    app.state.auth_metrics = AuthMetrics(app.state.metrics.registry)
+    return app

@@ -14,9 +14,11 @@ from services.auth.app.errors import (
     InvalidApiKey,
     InvalidCredentials,
     InvalidRefreshToken,
+    LoginThrottled,
     SessionNotFound,
 )
 from services.auth.app.keys import KeyRing
+from services.auth.app.metrics import AuthMetrics
 from services.auth.app.passwords import PasswordHashing
 from services.auth.app.revocation import Revocations
 from services.auth.app.sessions import Session, SessionStore
@@ -62,6 +64,7 @@ class AuthService:
     revocations: Revocations
     hashing: PasswordHashing
     keyring: KeyRing
+    metrics: AuthMetrics
     # Set once the unique indexes exist; until then no account or session may be written.
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -83,11 +86,31 @@ class AuthService:
     async def login(
         self, *, email: str, password: str, address: str, user_agent: str | None
     ) -> IssuedTokens:
+        outcome = "error"
+        try:
+            tokens = await self._login(
+                email=email, password=password, address=address, user_agent=user_agent
+            )
+            outcome = "success"
+            return tokens
+        except InvalidCredentials:
+            outcome = "invalid"
+            raise
+        except LoginThrottled:
+            outcome = "throttled"
+            raise
+        finally:
+            self.metrics.logins.labels(outcome).inc()
+
+    async def _login(
+        self, *, email: str, password: str, address: str, user_agent: str | None
+    ) -> IssuedTokens:
         email = normalise_email(email)
         await self.throttle.begin_attempt(email=email, address=address)
         user = await self.users.by_email(email)
         # Unknown emails are checked against a dummy hash so both cases take as long.
-        matches = await self.hashing.verify(user.password_hash if user else None, password)
+        with self.metrics.password_hashing.time():
+            matches = await self.hashing.verify(user.password_hash if user else None, password)
         if user is None or not matches:
             raise InvalidCredentials("Invalid email or password.")
         await self.throttle.succeeded(email=email, address=address)
@@ -128,20 +151,24 @@ class AuthService:
         )
         if session is None:
             await self._refuse_refresh(token_hash=token_hash, now=now)
+        self.metrics.refreshes.labels("rotated").inc()
         return IssuedTokens(self._mint(session), new_token, session.id)
 
     async def _refuse_refresh(self, *, token_hash: str, now: datetime) -> NoReturn:
         """Refuse, and a rotated-away token replayed after the grace window is theft."""
         used = await self.sessions.find_used(token_hash)
+        outcome = "invalid" if used is None else "reuse_in_grace"
         if used is not None:
             age = (now - used.rotated_at).total_seconds()
             if age > self.settings.refresh_reuse_grace_seconds:
+                outcome = "theft"
                 log.warning(
                     "refresh token replayed %.1fs after rotation; revoking its session",
                     age,
                     extra={"session_id": used.session_id},
                 )
                 await self._revoke_sessions([used.session_id], now=now)
+        self.metrics.refreshes.labels(outcome).inc()
         raise InvalidRefreshToken("The refresh token is invalid or has expired.")
 
     async def _revoke_sessions(self, session_ids: list[str], *, now: datetime) -> None:
