@@ -7,6 +7,8 @@ the new one up and only then makes it active, so searches never see a half-built
 import asyncio
 import logging
 
+from aiokafka.errors import KafkaError
+
 from services.search.app.config import Settings
 from services.search.app.consumer import Projector, make_consumer
 from services.search.app.index import TaskIndex, UnreadableIndex
@@ -48,6 +50,11 @@ def open_current_or_fresh(settings: Settings) -> TaskIndex:
     return index
 
 
+def current_task_cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class SearchRuntime:
     def __init__(
         self, *, settings: Settings, metrics: ProjectionMetrics, invalidator: CacheInvalidator
@@ -70,16 +77,24 @@ class SearchRuntime:
         while True:
             try:
                 await self.run_once()
+            except asyncio.CancelledError:
+                # aiokafka lets a CancelledError of its own escape when the broker goes away;
+                # only a cancellation of this task (shutdown) may end the projection.
+                if current_task_cancelling():
+                    raise
+                log.warning("projection interrupted; reopening the index from its last commit")
+            except KafkaError as exc:
+                log.warning("Kafka unavailable (%s); retrying", type(exc).__name__)
             except Exception:
                 log.exception("projection failed; reopening the index from its last commit")
-                await asyncio.sleep(RETRY_SECONDS)
+            await asyncio.sleep(RETRY_SECONDS)
 
     async def run_once(self) -> None:
         """Open ``current`` and project into it until a rebuild is swapped in or it fails."""
         index = await asyncio.to_thread(open_current_or_fresh, self.settings)
         try:
             await self.project(index)
-        except Exception:
+        except (Exception, asyncio.CancelledError):
             # The writer goes, the searcher stays: the active index keeps answering.
             await asyncio.to_thread(index.discard_staged)
             await asyncio.to_thread(index.close)
@@ -87,8 +102,8 @@ class SearchRuntime:
 
     async def project(self, index: TaskIndex) -> None:
         consumer = make_consumer(self.settings)
-        await consumer.start()
         try:
+            await consumer.start()
             projector = Projector(
                 settings=self.settings,
                 index=index,
