@@ -8,7 +8,8 @@ from services.tasks.app.service import TaskService
 from shared.identity import CurrentIdentity
 
 
-def task_service(request: Request) -> TaskService:
+async def task_service(request: Request) -> TaskService:
+    # async, though it awaits nothing: FastAPI runs a plain ``def`` dependency in a thread.
     service: TaskService = request.app.state.task_service
     return service
 
