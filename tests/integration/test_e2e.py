@@ -24,6 +24,8 @@ from tests.integration.secrets_registry import (
 
 pytestmark = pytest.mark.integration
 SEARCHABLE_WITHIN_S = 5.0
+# AUTH_REFRESH_REUSE_GRACE_SECONDS' default: a replay later than this is treated as theft.
+REUSE_GRACE_S = 2.0
 
 
 @pytest.fixture
@@ -231,3 +233,22 @@ async def test_a_fresh_gateway_accepts_concurrent_valid_tokens(
     finally:
         retire(system, fresh)
     assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+
+
+async def test_refresh_token_reuse_after_grace_revokes_the_session(
+    client: httpx.AsyncClient, system: System
+) -> None:
+    account = await new_account(client)
+    stolen = client.cookies["refresh_token"]
+    csrf = {"X-CSRF-Token": client.cookies["csrf_token"]}
+    rotated = await client.post("/api/v1/auth/refresh", headers=csrf)
+    assert rotated.status_code == 200, rotated.text
+    fresh_access = rotated.json()["access_token"]
+    await asyncio.sleep(REUSE_GRACE_S + 0.5)
+
+    thief_cookies = {"refresh_token": stolen, "csrf_token": csrf["X-CSRF-Token"]}
+    async with gateway_client(system, cookies=thief_cookies) as thief:
+        replay = await thief.post("/api/v1/auth/refresh", headers=csrf)
+    assert replay.status_code == 401, replay.text
+    await assert_refused(client, fresh_access)
+    await assert_refused(client, account.access_token)
