@@ -66,6 +66,9 @@ class Projector:
 
     async def run(self, *, on_caught_up: Callable[[], None]) -> None:
         """Project until ``current`` names another index (a rebuild was swapped in)."""
+        if self.invalidator is not None:
+            # A crash between the last commit and its bump would leave stale caches behind.
+            await self.invalidator.bump(self.index.last_commit_owners)
         await self.sync_partitions()
         next_watch = time.monotonic()
         while True:

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import tantivy
@@ -104,7 +105,10 @@ class TaskIndex:
         self._writer = index.writer(heap_size=heap_bytes, num_threads=1)
         self._closed = False
         self._staged = StagedChanges()
-        self.offsets: dict[int, int] = self._read_offsets()
+        meta = self._read_meta()
+        self.offsets = {int(p): int(offset) for p, offset in meta.get("offsets", {}).items()}
+        # Users changed by the last commit: their cache bump may have been lost in a crash.
+        self.last_commit_owners: set[str] = set(meta.get("owners", ()))
 
     @classmethod
     def create(cls, path: Path, *, topic: str, heap_bytes: int) -> "TaskIndex":
@@ -166,7 +170,12 @@ class TaskIndex:
         """Commit staged changes with the offsets they reach; readers see them on return."""
         offsets = {**self.offsets, **self._staged.offsets}
         stored_offsets = {str(partition): offset for partition, offset in offsets.items()}
-        meta = {"schema": SCHEMA_VERSION, "topic": self.topic, "offsets": stored_offsets}
+        meta = {
+            "schema": SCHEMA_VERSION,
+            "topic": self.topic,
+            "offsets": stored_offsets,
+            "owners": sorted(self._staged.owners),
+        }
         self._writer.delete_documents_by_term("doc_id", META_ID)
         self._writer.add_document(
             tantivy.Document(doc_id=META_ID, kind="meta", payload=orjson.dumps(meta))
@@ -188,12 +197,12 @@ class TaskIndex:
             self._closed = True
             self._writer.wait_merging_threads()
 
-    def _read_offsets(self) -> dict[int, int]:
+    def _read_meta(self) -> dict[str, Any]:
         searcher = self.searcher()
         hits = searcher.search(tantivy.Query.term_query(self.schema, "doc_id", META_ID), 1).hits
         if not hits:
             return {}
-        meta = orjson.loads(searcher.doc(hits[0][1])["payload"][0])
+        meta: dict[str, Any] = orjson.loads(searcher.doc(hits[0][1])["payload"][0])
         if meta.get("schema") != SCHEMA_VERSION or meta.get("topic") != self.topic:
             raise UnreadableIndex("index made for another schema or topic")
-        return {int(partition): int(offset) for partition, offset in meta["offsets"].items()}
+        return meta
