@@ -143,11 +143,14 @@ async def test_failures_from_one_address_reach_429(
                 path, json={"email": email, "password": password}, headers=headers
             )
 
-        # Different accounts each time: only the address links these failures.
+        # Different accounts each time: only the address links these failures. The attacker's
+        # own successful logins in between must not buy more guesses.
         for n in range(ADDRESS_LIMIT):
-            assert (
-                await attempt(f"nobody-{n}-{address}@x.test", "wrong password")
-            ).status_code == 401
+            own = await attempt(email, password)
+            assert own.status_code == 200, own.text
+            remember(own.json()["access_token"])
+            guess = await attempt(f"nobody-{n}-{secrets.token_hex(4)}@x.test", "wrong password")
+            assert guess.status_code == 401
         throttled = await attempt(email, password)
         assert throttled.status_code == 429, throttled.text
         assert int(throttled.headers["retry-after"]) > 0

@@ -112,8 +112,9 @@ class AuthService:
         with self.metrics.password_hashing.time():
             matches = await self.hashing.verify(user.password_hash if user else None, password)
         if user is None or not matches:
+            await self.throttle.failed(address=address)
             raise InvalidCredentials("Invalid email or password.")
-        await self.throttle.succeeded(email=email, address=address)
+        await self.throttle.succeeded(email=email)
         if self.hashing.needs_rehash(user.password_hash):
             new_hash = await self.hashing.hash(password)
             await self.users.replace_hash(user_id=user.id, password_hash=new_hash)

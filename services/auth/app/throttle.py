@@ -1,7 +1,10 @@
 """Failed-login throttling in Redis, per account and per client address.
 
-An attempt is counted before the password is checked (INCR is atomic), so a burst of parallel
-guesses cannot slip past the limit; a successful login gives its count back.
+Per account, an attempt is counted before the password is checked (INCR is atomic), so a burst
+of parallel guesses at one account cannot slip past its limit; only a successful login clears
+the count. Per address, only failures count, and a success gives nothing back: otherwise an
+attacker could interleave logins to an account of their own to keep guessing at everyone
+else's. (Parallel guesses from one address are bounded by the gateway's per-address limit.)
 """
 
 import hashlib
@@ -10,9 +13,6 @@ import math
 from redis.asyncio import Redis
 
 from services.auth.app.errors import LoginThrottled
-
-# A plain DECR on an expired key would leave a negative count without a TTL.
-DECR_IF_EXISTS = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end"
 
 
 def account_key(email: str) -> str:
@@ -24,31 +24,41 @@ def address_key(address: str) -> str:
     return f"auth:loginfail:addr:{address}"
 
 
+def retry_after(ttl_ms: int) -> int:
+    return math.ceil(max(ttl_ms, 1000) / 1000)
+
+
 class LoginThrottle:
     def __init__(
         self, redis: Redis, *, per_account: int, per_address: int, window_seconds: int
     ) -> None:
         self.redis = redis
-        self.limits = {"account": per_account, "address": per_address}
+        self.per_account = per_account
+        self.per_address = per_address
         self.window_seconds = window_seconds
 
     async def begin_attempt(self, *, email: str, address: str) -> None:
-        """Count one attempt; raise ``LoginThrottled`` if either count is over its limit."""
-        keys = {"account": account_key(email), "address": address_key(address)}
+        """Count one attempt at the account; raise ``LoginThrottled`` if either is over."""
+        account = account_key(email)
         async with self.redis.pipeline(transaction=True) as pipe:
-            for key in keys.values():
-                pipe.incr(key)
-                pipe.expire(key, self.window_seconds, nx=True)
-                pipe.pttl(key)
-            results = await pipe.execute()
-        for index, name in enumerate(keys):
-            count, ttl_ms = results[index * 3], results[index * 3 + 2]
-            if count > self.limits[name]:
-                raise LoginThrottled(math.ceil(max(ttl_ms, 1000) / 1000))
+            pipe.incr(account)
+            pipe.expire(account, self.window_seconds, nx=True)
+            pipe.pttl(account)
+            pipe.get(address_key(address))
+            pipe.pttl(address_key(address))
+            attempts, _, account_ttl, failures, address_ttl = await pipe.execute()
+        if attempts > self.per_account:
+            raise LoginThrottled(retry_after(account_ttl))
+        if failures is not None and int(failures) >= self.per_address:
+            raise LoginThrottled(retry_after(address_ttl))
 
-    async def succeeded(self, *, email: str, address: str) -> None:
-        """A success ends the account's run of failures and is not held against the address."""
+    async def failed(self, *, address: str) -> None:
+        key = address_key(address)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(account_key(email))
-            pipe.eval(DECR_IF_EXISTS, 1, address_key(address))
+            pipe.incr(key)
+            pipe.expire(key, self.window_seconds, nx=True)
             await pipe.execute()
+
+    async def succeeded(self, *, email: str) -> None:
+        """A success ends the account's run of failures."""
+        await self.redis.delete(account_key(email))
