@@ -49,6 +49,7 @@ def run_env(run_id: str, work_dir: Path) -> dict[str, str]:
         "GATEWAY_USER_RATE_PER_SECOND": "1000",
         "GATEWAY_USER_BURST": "2000",
         "GATEWAY_CORS_ORIGINS": "http://app.example.test",
+        "FORWARDED_ALLOW_IPS": "",  # uvicorn: a client's X-Forwarded-For is not its address
         "SEARCH_INDEX_DIR": str(work_dir / "search-index"),
     }
 
