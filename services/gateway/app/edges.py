@@ -1,13 +1,16 @@
-"""Plain-ASGI edge middleware: security headers on every response and request size limits.
+"""Plain-ASGI edge middleware: security headers, CORS, request size limits.
 
 CORS and gzip use Starlette's middleware, which is plain ASGI too (see ``main.py``).
 """
 
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.app.errors import BodyTooLarge, HeadersTooLarge, UriTooLong
 from services.gateway.app.proxy import send_problem
-from shared.problems import DomainError
+from shared.problems import DomainError, problem_response
 
 # An API answers JSON; nothing it returns should load, run or be framed.
 API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -86,3 +89,13 @@ class RequestLimitsMiddleware:
 
 def _too_big(content_length: bytes, limit: int) -> bool:
     return content_length.isdigit() and int(content_length) > limit
+
+
+class ProblemCorsMiddleware(CORSMiddleware):
+    """Starlette's CORS handling, with a refused preflight as problem+json like every error."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        return problem_response(response.status_code, bytes(response.body).decode())

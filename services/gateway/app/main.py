@@ -11,14 +11,17 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from services.gateway.app.client import UpstreamClient, build_pools, open_http_client
 from services.gateway.app.config import Settings
-from services.gateway.app.edges import RequestLimitsMiddleware, SecurityHeadersMiddleware
+from services.gateway.app.edges import (
+    ProblemCorsMiddleware,
+    RequestLimitsMiddleware,
+    SecurityHeadersMiddleware,
+)
 from services.gateway.app.errors import PROBLEM_STATUSES
 from services.gateway.app.guard import AccessGuard
 from services.gateway.app.metrics import GatewayMetrics
@@ -81,7 +84,7 @@ def edge_middleware(settings: Settings, holder: RuntimeHolder) -> list[Middlewar
     return [
         Middleware(SecurityHeadersMiddleware),
         Middleware(
-            CORSMiddleware,
+            ProblemCorsMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],

@@ -41,6 +41,7 @@ def test_other_origins_get_no_cors_grant(client: TestClient) -> None:
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
     assert "access-control-allow-origin" not in response.headers
     plain = client.get("/health", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in plain.headers
