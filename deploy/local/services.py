@@ -52,6 +52,9 @@ class ServiceProcess:
             "--port",
             str(self.port),
             "--no-access-log",
+            # Clients reach the gateway from loopback too; uvicorn's default of trusting
+            # X-Forwarded-For from 127.0.0.1 would let them choose their own address.
+            "--no-proxy-headers",
             "--timeout-graceful-shutdown",
             "10",
         ]
