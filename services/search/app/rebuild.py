@@ -36,8 +36,8 @@ async def build_index(settings: Settings) -> TaskIndex:
         build_dir, topic=settings.task_events_topic, heap_bytes=settings.writer_heap_bytes
     )
     consumer = make_consumer(settings)
-    await consumer.start()
     try:
+        await consumer.start()
         projector = Projector(
             settings=settings,
             index=index,
