@@ -16,6 +16,7 @@ import base64
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import secrets
 import sys
@@ -29,6 +30,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+log = logging.getLogger("taskstream.auth.keys")
 ALGORITHM = "EdDSA"
 # Clock skew and in-flight requests: a retired key stays published this much longer.
 PUBLISH_LEEWAY_SECONDS = 60
@@ -159,11 +161,14 @@ class KeyRing:
 
     def _reload_if_changed(self) -> list[SigningKey]:
         # A rename into the directory updates its mtime; one stat per use is cheap.
-        mtime_ns = self.keys_dir.stat().st_mtime_ns
-        if mtime_ns != self._seen_mtime_ns:
-            keys = load_keys(self.keys_dir)
-            if keys:
-                self._keys, self._seen_mtime_ns = keys, mtime_ns
+        try:
+            mtime_ns = self.keys_dir.stat().st_mtime_ns
+            if mtime_ns != self._seen_mtime_ns:
+                self._seen_mtime_ns = mtime_ns
+                self._keys = load_keys(self.keys_dir) or self._keys
+        except (OSError, ValueError):
+            # A broken file must not stop logins: keep signing with what was last read.
+            log.exception("cannot read the signing keys; keeping %d loaded", len(self._keys))
         return self._keys
 
     def current(self) -> SigningKey:

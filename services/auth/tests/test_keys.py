@@ -88,3 +88,12 @@ def test_command_line_rotation(tmp_path: Path) -> None:
     assert main(["rotate", "--keys-dir", str(tmp_path)]) == 0
     assert main(["rotate", "--keys-dir", str(tmp_path)]) == 0
     assert len(load_keys(tmp_path)) == 2
+
+
+def test_a_broken_key_file_does_not_stop_signing(tmp_path: Path) -> None:
+    ring = KeyRing(tmp_path, token_ttl=TTL)
+    ring.ensure_key()
+    good = ring.current()
+    (tmp_path / f"{int(time.time())}-1-broken.pem").write_text("not a key")
+    assert ring.current() == good
+    assert [jwk["kid"] for jwk in ring.jwks()["keys"]] == [good.kid]
