@@ -18,10 +18,11 @@ class Settings(ServiceSettings):
     mongo_min_pool_size: int = Field(default=0, ge=0)
     mongo_timeout_ms: int = Field(default=2000, ge=100)
     topic_partitions: int = Field(default=3, ge=1)
-    # How often the sweeper looks for events a crashed or cut-off relay left behind, and how
-    # old an unpublished event must be before the sweeper, not the writer's relay, takes it.
-    sweep_interval_seconds: float = Field(default=2.0, gt=0)
-    outbox_stale_seconds: float = Field(default=3.0, gt=0)
+    # How often the sweeper looks for events a crashed replica left behind, and how old an
+    # unpublished event must be before the sweeper, not the writer's relay, takes it. Each
+    # sweep is a full collection scan on FerretDB v1 (it pushes no such filter down).
+    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    outbox_stale_seconds: float = Field(default=5.0, gt=0)
     publish_timeout_seconds: float = Field(default=10.0, gt=0)
     # Test-only: hold the relay back so a crash between a write and its publish is certain.
     relay_start_delay_seconds: float = Field(default=0.0, ge=0)
