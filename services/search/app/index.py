@@ -18,7 +18,7 @@ import tantivy
 
 from shared.events import TaskCloudEvent, TaskEventType, TaskSnapshot
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ANALYZER = "taskstream"
 META_ID = "__meta__"
 MAX_TOKEN_CHARS = 40
@@ -41,7 +41,8 @@ def build_analyzer() -> tantivy.TextAnalyzer:
 
 def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    for name in ("doc_id", "kind", "owner_id", "status", "priority", "tag"):
+    # Only live tasks carry an owner, so the owner filter alone leaves out tombstones and meta.
+    for name in ("doc_id", "owner_id", "status", "priority", "tag"):
         builder.add_text_field(name, stored=name == "doc_id", tokenizer_name="raw")
     for name in ("title", "description", "tags"):
         builder.add_text_field(name, tokenizer_name=ANALYZER)
@@ -57,7 +58,6 @@ def task_json(snapshot: TaskSnapshot) -> str:
     payload = snapshot.model_dump_json(exclude={"owner_id"}).encode()
     document = {
         "doc_id": snapshot.id,
-        "kind": "task",
         "owner_id": snapshot.owner_id,
         "status": snapshot.status.value,
         "priority": snapshot.priority.value,
@@ -72,9 +72,7 @@ def task_json(snapshot: TaskSnapshot) -> str:
 
 
 def tombstone_document(snapshot: TaskSnapshot) -> tantivy.Document:
-    return tantivy.Document(
-        doc_id=snapshot.id, kind="tombstone", owner_id=snapshot.owner_id, version=snapshot.version
-    )
+    return tantivy.Document(doc_id=snapshot.id, version=snapshot.version)
 
 
 @dataclass
@@ -179,9 +177,7 @@ class TaskIndex:
             "owners": sorted(self._staged.owners),
         }
         self._writer.delete_documents_by_term("doc_id", META_ID)
-        self._writer.add_document(
-            tantivy.Document(doc_id=META_ID, kind="meta", payload=orjson.dumps(meta))
-        )
+        self._writer.add_document(tantivy.Document(doc_id=META_ID, payload=orjson.dumps(meta)))
         self._writer.commit()
         self._index.reload()
         staged, self._staged = self._staged, StagedChanges()

@@ -58,7 +58,6 @@ def word_query(schema: tantivy.Schema, word: str, *, as_prefix: bool) -> tantivy
 
 def filter_queries(schema: tantivy.Schema, filters: SearchFilters) -> list[tantivy.Query]:
     terms = {
-        "kind": "task",
         "owner_id": filters.owner_id,
         "status": filters.status.value if filters.status else None,
         "priority": filters.priority.value if filters.priority else None,

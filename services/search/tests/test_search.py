@@ -8,7 +8,7 @@ from services.search.app.index import TaskIndex
 from services.search.app.schemas import SearchParams
 from services.search.app.service import run_search
 from services.search.tests.factories import task_event
-from shared.events import TaskCloudEvent
+from shared.events import TaskCloudEvent, TaskEventType
 
 
 @pytest.fixture
@@ -95,3 +95,10 @@ def test_items_are_public_tasks_with_escaped_highlights(index: TaskIndex) -> Non
     assert "owner_id" not in item["task"]
     assert item["highlights"] == {"description": "milk and &lt;b&gt;<mark>eggs</mark>&lt;/b&gt;"}
     assert item["score"] > 0
+
+
+def test_deleted_tasks_and_the_meta_document_never_match(index: TaskIndex) -> None:
+    deleted = task_event("groceries", version=2, kind=TaskEventType.deleted, title="Buy groceries")
+    apply(index, [deleted])
+    assert ids(index, "groceries") == ["desc"]
+    assert ids(index, "meta") == []
