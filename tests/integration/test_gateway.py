@@ -75,11 +75,14 @@ async def test_a_logged_in_user_reaches_every_service(api: httpx.AsyncClient) ->
     me = await api.get("/api/v1/auth/me", headers=account.headers)
     assert me.status_code == 200, me.text
     assert me.json()["id"] == account.user_id
+    origin = {"Origin": "http://app.example.test"}
     for path in ("/api/v1/tasks", "/api/v1/search?q=hello"):
-        response = await api.get(path, headers=account.headers)
+        response = await api.get(path, headers={**account.headers, **origin})
         assert response.status_code == 200, (path, response.text)
         assert response.headers["ratelimit-policy"].startswith('"user";q=')
         assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["access-control-allow-origin"] == origin["Origin"]
+        assert "ratelimit" in response.headers["access-control-expose-headers"].lower()
 
 
 async def test_no_credentials_is_401_with_a_bearer_challenge(api: httpx.AsyncClient) -> None:

@@ -21,7 +21,8 @@ from shared.problems import PROBLEM_CONTENT_TYPE, DomainError, problem_body, sta
 
 log = logging.getLogger("taskstream.gateway.proxy")
 RawHeaders = list[tuple[bytes, bytes]]
-# RFC 9110 section 7.6.1 connection-specific fields, plus what the gateway sets itself.
+# RFC 9110 section 7.6.1 connection-specific fields; then what the gateway sets itself (or,
+# for Expect, has already answered: uvicorn sent the client its 100 Continue).
 HOP_BY_HOP = frozenset(
     {
         b"connection", b"keep-alive", b"proxy-connection", b"proxy-authenticate",
@@ -31,7 +32,7 @@ HOP_BY_HOP = frozenset(
 SET_BY_GATEWAY = frozenset(
     {
         b"host", b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
-        b"x-real-ip", b"x-request-id", b"traceparent", b"tracestate",
+        b"x-real-ip", b"x-request-id", b"traceparent", b"expect",
     }
 )  # fmt: skip
 # Identity is only ever what the gateway signs; anything a client claims is dropped.
