@@ -7,9 +7,9 @@ replica, a Kafka outage), so every acknowledged write is published at least once
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from contextlib import suppress
+from collections.abc import Awaitable, Iterable, Sequence
 from datetime import timedelta
+from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -26,11 +26,25 @@ from shared.metrics import LATENCY_BUCKETS
 
 log = logging.getLogger("taskstream.tasks.outbox")
 SWEEP_BATCH = 1000
+STORE_CONCURRENCY = 16
+T = TypeVar("T")
 RETRY_BACKOFF_SECONDS = 0.5
 CLOSE_TIMEOUT_SECONDS = 2.0
 PUBLISH_ERRORS = (KafkaError, TimeoutError, OSError)
 OUTBOX_PROJECTION = {"pending_events": 1}
 Queue = dict[str, list[Document] | None]
+
+
+async def gather_bounded(calls: Sequence[Awaitable[T]]) -> list[T]:
+    """``asyncio.gather`` with at most ``STORE_CONCURRENCY`` running: a sweep can queue a
+    thousand tasks, and a thousand concurrent lookups would open a connection each."""
+    limit = asyncio.Semaphore(STORE_CONCURRENCY)
+
+    async def bounded(call: Awaitable[T]) -> T:
+        async with limit:
+            return await call
+
+    return await asyncio.gather(*(bounded(call) for call in calls))
 
 
 class PublishFailed(Exception):
@@ -133,10 +147,15 @@ class OutboxRelay:
 
     async def _close(self, producer: AIOKafkaProducer) -> None:
         # Stopping flushes what is still buffered; with Kafka gone that would wait for every
-        # batch to expire, and those events are still in the outbox anyway.
-        with suppress(KafkaError, OSError, TimeoutError):
+        # batch to expire, and those events are still in the outbox anyway: drop them.
+        try:
             async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
                 await producer.stop()
+        except TimeoutError:
+            await producer._sender.close()  # aiokafka has no public "close without flush"
+            await producer.client.close()
+        except (KafkaError, OSError) as exc:
+            log.warning("kafka producer did not close cleanly", extra={"error": repr(exc)})
 
     async def publish_pending(self, producer: AIOKafkaProducer, batch: Queue) -> None:
         """Publish and clear the pending events of these tasks; on failure raise, and the
@@ -154,11 +173,11 @@ class OutboxRelay:
             for task_id, events in batch.items()
             if events is None
         ]
-        stored = [doc for doc in await asyncio.gather(*lookups) if doc and doc["pending_events"]]
+        stored = [doc for doc in await gather_bounded(lookups) if doc and doc["pending_events"]]
         docs = handed + stored
         if docs:
             await self._publish(producer, docs)
-            await asyncio.gather(*(self._acknowledge(doc) for doc in docs))
+            await gather_bounded([self._acknowledge(doc) for doc in docs])
 
     async def _publish(self, producer: AIOKafkaProducer, docs: list[Document]) -> None:
         events = [
