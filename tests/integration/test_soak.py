@@ -25,6 +25,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.soak]
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "15"))
 CONNECTIONS = int(os.environ.get("SOAK_CONNECTIONS", "300"))
 WARM_UP_SECONDS = 3.0
+# A user's queries must not slow down with everyone else's data; this many tasks of another
+# user are there before the soak starts.
+BACKGROUND_TASKS = int(os.environ.get("SOAK_BACKGROUND_TASKS", "1000"))
 USERS = 10
 MIB = 1024 * 1024
 
@@ -101,7 +104,22 @@ class Workload:
         await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
 
 
+async def other_users_tasks(client: httpx.AsyncClient, count: int) -> None:
+    """Tasks of someone else, so the soak meets a populated database whatever ran before it."""
+    owner = await new_account(client)
+    # One request first: a cold gateway's JWKS race is test_e2e.py's subject, not this one's.
+    await create_task(client, owner, title="background first")
+    slots = asyncio.Semaphore(20)
+
+    async def one(n: int) -> None:
+        async with slots:
+            await create_task(client, owner, title=f"background {n}")
+
+    await asyncio.gather(*(one(n) for n in range(count)))
+
+
 async def prepared_workload(system: System, client: httpx.AsyncClient) -> Workload:
+    await other_users_tasks(client, BACKGROUND_TASKS)
     word = unique_word()
     accounts = [await new_account(client) for _ in range(USERS)]
     tasks = [await create_task(client, account, title=f"{word} seed") for account in accounts]
