@@ -11,6 +11,8 @@ from shared.identity import IDENTITY_HEADER, Identity, sign_identity
 from tests.integration.harness import System
 
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
+LOGIN_ATTEMPTS = 4
+LOGIN_RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -100,9 +102,15 @@ async def register(http: httpx.AsyncClient, gateway: str) -> User:
 
 
 async def login(http: httpx.AsyncClient, gateway: str, email: str) -> str:
-    response = await http.post(
-        f"{gateway}/api/v1/auth/login", json={"email": email, "password": PASSWORD}
-    )
+    """An access token; a 5xx (the previous benchmark's load still draining) is retried."""
+    body = {"email": email, "password": PASSWORD}
+    for _ in range(LOGIN_ATTEMPTS - 1):
+        response = await http.post(f"{gateway}/api/v1/auth/login", json=body)
+        if response.status_code < 500:
+            break
+        await asyncio.sleep(LOGIN_RETRY_SECONDS)
+    else:
+        response = await http.post(f"{gateway}/api/v1/auth/login", json=body)
     response.raise_for_status()
     token: str = response.json()["access_token"]
     return token
