@@ -138,3 +138,15 @@ async def warm_up(bench: Bench, gateway: str) -> None:
             return
         await asyncio.sleep(0.25)
     response.raise_for_status()
+
+
+async def post_task(bench: Bench, headers: dict[str, str], *, title: str) -> bool:
+    """One create under load: whether it was acknowledged. Failures are counted, not raised:
+    an overloaded system's 503s, 504s and dropped connections are findings too."""
+    try:
+        response = await bench.http.post(
+            f"{bench.gateway}/api/v1/tasks", json={"title": title}, headers=headers
+        )
+    except httpx.TransportError:
+        return False
+    return response.status_code == 201

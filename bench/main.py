@@ -79,7 +79,10 @@ class Outcome:
 
 
 async def measure(running: System, sizes: Sizes, work_dir: Path, only: list[str]) -> Outcome:
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200)) as http:
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so a request is never
+    # sent on a connection the server is closing (a spurious ReadError).
+    limits = httpx.Limits(max_connections=200, keepalive_expiry=2.0)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
         user = await register(http, running.gateway_url)
         bench = Bench(system=running, http=http, sizes=sizes, user=user, work_dir=work_dir)
         await warm_up(bench, bench.gateway)

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bench import profile as py_spy
-from bench.client import PASSWORD, Bench, create_task
+from bench.client import PASSWORD, Bench, create_task, post_task
 from bench.corpus import queries
 from bench.load import closed_loop, paced
 from bench.report import missed_goals
@@ -37,9 +37,7 @@ async def _write_load(bench: Bench) -> object:
     headers = await bench.bearer()
 
     async def write(number: int) -> None:
-        # Failures (a 504 from an overloaded system) are part of what is being profiled.
-        body = {"title": f"profiled {number}"}
-        await bench.http.post(f"{bench.gateway}/api/v1/tasks", json=body, headers=headers)
+        await post_task(bench, headers, title=f"profiled {number}")
 
     return await paced(write, rate=100, seconds=SECONDS)
 

@@ -6,6 +6,7 @@ unique word in its title finds it, and from the search service's own histogram.
 """
 
 import asyncio
+import contextlib
 import secrets
 import time
 
@@ -40,8 +41,9 @@ async def _found(bench: Bench, word: str, task_id: str) -> bool:
 async def _searchable_after(bench: Bench, word: str, task_id: str, acked: float) -> float | None:
     """Seconds from the write's acknowledgement until search finds it; None if it never does."""
     while time.time() - acked < GIVE_UP_AFTER_S:
-        if await _found(bench, word, task_id):
-            return time.time() - acked
+        with contextlib.suppress(httpx.HTTPError):  # A failed poll is just one more poll.
+            if await _found(bench, word, task_id):
+                return time.time() - acked
         await asyncio.sleep(POLL_INTERVAL_S)
     return None
 
@@ -60,7 +62,7 @@ async def _stream(bench: Bench, watcher: TopicWatcher) -> dict[str, float]:
         word = f"zq{secrets.token_hex(6)}"
         try:
             task_id = await create_task(bench.http, bench.gateway, headers, title=f"stream {word}")
-        except httpx.HTTPStatusError:
+        except httpx.HTTPError:
             # Counted, not fatal: an overloaded system's 503/504s are a finding too.
             failed.append(number)
             return

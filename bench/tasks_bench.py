@@ -3,7 +3,7 @@ while events are flowing (the relay's publish lag is measured in ``stream_bench`
 
 import asyncio
 
-from bench.client import Bench, create_task
+from bench.client import Bench, create_task, post_task
 from bench.load import closed_loop, paced
 from bench.stats import latency_summary, median_of_rounds
 from bench.wrk import WrkRun, run_wrk
@@ -18,11 +18,8 @@ async def _creates(bench: Bench, headers: dict[str, str]) -> dict[str, float]:
     failed: list[int] = []
 
     async def create() -> None:
-        response = await bench.http.post(
-            f"{bench.gateway}/api/v1/tasks", json={"title": "bench create"}, headers=headers
-        )
-        if response.status_code != 201:
-            failed.append(response.status_code)
+        if not await post_task(bench, headers, title="bench create"):
+            failed.append(1)
 
     durations, rate = await closed_loop(
         create, workers=CREATE_WORKERS, seconds=bench.sizes.load_seconds
@@ -37,8 +34,9 @@ async def _creates(bench: Bench, headers: dict[str, str]) -> dict[str, float]:
     }
 
 
-async def _reads_with_events(bench: Bench, headers: dict[str, str]) -> dict[str, float]:
-    task_id = await create_task(bench.http, bench.gateway, headers, title="read target")
+async def _reads_with_events(
+    bench: Bench, headers: dict[str, str], task_id: str
+) -> dict[str, float]:
     path = f"/api/v1/tasks/{task_id}"
     url = bench.url("tasks") + path
     signed = bench.identity("GET", path)[IDENTITY_HEADER]
@@ -53,8 +51,12 @@ async def _reads_with_events(bench: Bench, headers: dict[str, str]) -> dict[str,
 
 
 async def run(bench: Bench) -> dict[str, object]:
+    # Created before any load: later, the previous round's queue may still be draining.
+    headers = await bench.bearer()
+    task_id = await create_task(bench.http, bench.gateway, headers, title="read target")
     rounds = []
     for _ in range(bench.sizes.rounds):
         headers = await bench.bearer()
-        rounds.append(await _creates(bench, headers) | await _reads_with_events(bench, headers))
+        creates = await _creates(bench, headers)
+        rounds.append(creates | await _reads_with_events(bench, headers, task_id))
     return {**median_of_rounds(rounds), "raw": {"rounds": rounds}}
