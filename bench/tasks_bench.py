@@ -42,12 +42,15 @@ async def _reads_with_events(
     signed = bench.identity("GET", path)[IDENTITY_HEADER]
     run = WrkRun(url, IDENTITY_HEADER, signed, bench.sizes.connections, bench.sizes.wrk_seconds)
 
-    async def background_write(number: int) -> None:
-        await create_task(bench.http, bench.gateway, headers, title=f"background {number}")
+    async def background_write(number: int) -> bool:
+        return await post_task(bench, headers, title=f"background {number}")
 
     writes = paced(background_write, rate=BACKGROUND_WRITES_PER_S, seconds=bench.sizes.wrk_seconds)
-    figures, _ = await asyncio.gather(run_wrk(run), writes)
-    return {f"tasks_get_direct_with_events_{key}": value for key, value in figures.items()}
+    figures, written = await asyncio.gather(run_wrk(run), writes)
+    return {
+        **{f"tasks_get_direct_with_events_{key}": value for key, value in figures.items()},
+        "tasks_background_write_errors": float(written.count(False)),
+    }
 
 
 async def run(bench: Bench) -> dict[str, object]:
