@@ -23,7 +23,8 @@ class Settings(ServiceSettings):
     public_burst: int = Field(default=30, ge=1)
 
     upstream_connect_timeout_seconds: float = Field(default=2.0, gt=0)
-    upstream_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Generous: a timed-out write may still land, and the client retrying it makes a duplicate.
+    upstream_read_timeout_seconds: float = Field(default=30.0, gt=0)
     upstream_max_connections: int = Field(default=200, ge=1)
     # Passive health and circuit breaking, per replica.
     breaker_failure_threshold: int = Field(default=3, ge=1)
