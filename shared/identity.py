@@ -87,7 +87,7 @@ def _verify_request(request: Request) -> Identity:
     )
 
 
-def require_identity(request: Request) -> Identity:
+async def require_identity(request: Request) -> Identity:
     """FastAPI dependency: the verified user, or ``InvalidIdentity`` (mapped to 401)."""
     identity = _verify_request(request)
     if identity.user_id == ANONYMOUS:
@@ -95,7 +95,7 @@ def require_identity(request: Request) -> Identity:
     return identity
 
 
-def optional_identity(request: Request) -> Identity | None:
+async def optional_identity(request: Request) -> Identity | None:
     """For public routes: what the gateway vouches for (the client address), if anything."""
     try:
         return _verify_request(request)

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pymongo import MongoClient
+
 from deploy.local.services import REPO, ServiceProcess
 
 LOG_DIR = REPO / ".local" / "test-logs"
@@ -98,6 +100,15 @@ class System:
         for name in ("gateway", "search", "tasks", "auth"):
             for proc in self.processes.get(name, []):
                 proc.stop()
+        drop_run_data(self.env)
+
+
+def drop_run_data(env: Mapping[str, str]) -> None:
+    """Remove this run's database: FerretDB keeps every database's SQLite file open, so
+    hundreds of leftover test databases exhaust its file descriptors."""
+    url = env["MONGODB_URL"]
+    with MongoClient(url, serverSelectionTimeoutMS=5000) as client:
+        client.drop_database(url.rsplit("/", 1)[1])
 
 
 def start_system(work_dir: Path) -> System:
