@@ -107,6 +107,7 @@ def drop_run_data(env: Mapping[str, str]) -> None:
     """Remove this run's database: FerretDB keeps every database's SQLite file open, so
     hundreds of leftover test databases exhaust its file descriptors."""
     url = env["MONGODB_URL"]
+    client: MongoClient[dict[str, object]]
     with MongoClient(url, serverSelectionTimeoutMS=5000) as client:
         client.drop_database(url.rsplit("/", 1)[1])
 
