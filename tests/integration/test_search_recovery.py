@@ -16,7 +16,7 @@ from services.search.app.layout import current_target
 from shared.events import TaskCloudEvent, TaskEventType
 from tests.integration.harness import System
 from tests.integration.secrets_registry import unique_word
-from tests.integration.test_search import (
+from tests.integration.test_search_support import (
     ids_for,
     new_id,
     open_producer,

@@ -1,0 +1,164 @@
+"""What the search integration tests share: events straight to the run's topic, signed
+identities, queries to a search replica, polling. Events bypass the tasks service so that
+duplicates and out-of-order versions can be sent on purpose."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from prometheus_client.parser import text_string_to_metric_families
+
+from deploy.local.services import ServiceProcess
+from shared.events import (
+    CLOUDEVENTS_CONTENT_TYPE,
+    TaskCloudEvent,
+    TaskEventType,
+    TaskSnapshot,
+    encode_event,
+)
+from shared.identity import Identity, sign_identity
+from tests.integration.harness import System
+
+SEARCH_PATH = "/api/v1/search"
+PARTITIONS = 3
+VISIBLE_WITHIN_S = 5.0
+
+
+async def ensure_topic(system: System) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"])
+    await admin.start()
+    try:
+        topic = NewTopic(
+            system.env["KAFKA_TASK_EVENTS_TOPIC"],
+            num_partitions=PARTITIONS,
+            replication_factor=1,
+            topic_configs={"cleanup.policy": "compact"},
+        )
+        await admin.create_topics([topic])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def open_producer(system: System) -> AsyncIterator[AIOKafkaProducer]:
+    await ensure_topic(system)
+    kafka = AIOKafkaProducer(
+        bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all", linger_ms=0
+    )
+    await kafka.start()
+    try:
+        yield kafka
+    finally:
+        await kafka.stop()
+
+
+def task_event(
+    task_id: str,
+    owner_id: str,
+    version: int,
+    kind: TaskEventType = TaskEventType.updated,
+    **fields: Any,
+) -> TaskCloudEvent:
+    now = datetime.now(UTC)
+    snapshot = TaskSnapshot.model_validate(
+        {
+            "id": task_id,
+            "owner_id": owner_id,
+            "title": "untitled",
+            "status": "todo",
+            "priority": "medium",
+            "created_at": now,
+            "updated_at": now,
+            "version": version,
+            **fields,
+        }
+    )
+    return TaskCloudEvent(id=uuid.uuid4().hex, type=kind, subject=task_id, time=now, data=snapshot)
+
+
+async def publish(producer: AIOKafkaProducer, system: System, *events: TaskCloudEvent) -> None:
+    topic = system.env["KAFKA_TASK_EVENTS_TOPIC"]
+    headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
+    for event in events:
+        await producer.send_and_wait(
+            topic, encode_event(event), key=event.subject.encode(), headers=headers
+        )
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def signed(system: System, user_id: str) -> dict[str, str]:
+    secret = system.env["INTERNAL_SIGNING_SECRET"].encode()
+    identity = Identity(user_id=user_id, via="jwt")
+    header = sign_identity(identity, secret=secret, method="GET", path=SEARCH_PATH)
+    return {"X-Taskstream-Identity": header}
+
+
+async def search(
+    system: System, user_id: str, replica: ServiceProcess | None = None, **params: Any
+) -> dict[str, Any]:
+    base = (replica or system.one("search")).url
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        response = await client.get(SEARCH_PATH, params=params, headers=signed(system, user_id))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def ids_for(system: System, user_id: str, q: str, **params: Any) -> list[str]:
+    body = await search(system, user_id, q=q, limit=100, **params)
+    return [item["task"]["id"] for item in body["items"]]
+
+
+async def until(probe: Callable[[], Awaitable[bool]], *, within: float) -> float:
+    """Poll ``probe`` until true; how long it took, or fail after ``within`` seconds."""
+    started = time.monotonic()
+    while not await probe():
+        if time.monotonic() - started > within:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+def comparable(page: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    items = [(i["task"]["id"], i["task"], i["highlights"]) for i in page["items"]]
+    return sorted(items, key=lambda item: item[0])
+
+
+async def wait_for_ids(system: System, user_id: str, q: str, expected: list[str]) -> None:
+    async def matches() -> bool:
+        return sorted(await ids_for(system, user_id, q)) == sorted(expected)
+
+    await until(matches, within=VISIBLE_WITHIN_S)
+
+
+def visibility_buckets(metrics_text: str) -> dict[float, float]:
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "search_event_to_searchable_seconds_bucket":
+                buckets[float(sample.labels["le"])] = sample.value
+    return buckets
+
+
+def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """Upper bound of the bucket holding the q-quantile of what was observed in between."""
+    counts = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
+    total = counts[float("inf")]
+    return next(bound for bound, count in counts.items() if count >= q * total)
+
+
+async def total_is(system: System, user: str, word: str, expected: int) -> bool:
+    return int((await search(system, user, q=word))["total"]) == expected
