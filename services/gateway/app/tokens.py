@@ -55,7 +55,7 @@ def token_key_id(token: str) -> tuple[str, str]:
     except jwt.PyJWTError as exc:
         raise TokenRejected("malformed") from exc
     alg, kid = header.get("alg"), header.get("kid")
-    if alg not in ALLOWED_ALGORITHMS:
+    if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
         raise TokenRejected("algorithm")
     if not isinstance(kid, str) or not kid:
         raise TokenRejected("malformed")

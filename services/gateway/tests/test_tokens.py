@@ -145,6 +145,14 @@ async def test_garbage_is_malformed() -> None:
     assert await reason_of(make_verifier(FakeAuth(Signer("k1"))), "not.a.jwt") == "malformed"
 
 
+@pytest.mark.parametrize("header", [{"alg": ["EdDSA"], "kid": "k1"}, {"alg": "EdDSA", "kid": 7}])
+async def test_odd_header_types_are_refused_not_crashed(header: dict[str, Any]) -> None:
+    signer = Signer("k1")
+    _, payload, signature = signer.token().split(".")
+    token = f"{b64(orjson.dumps(header))}.{payload}.{signature}"
+    assert await reason_of(make_verifier(FakeAuth(signer)), token) in ("algorithm", "malformed")
+
+
 async def test_a_rotated_key_is_fetched_once_on_its_unknown_kid() -> None:
     old, new = Signer("k1"), Signer("k2")
     auth = FakeAuth(old)
