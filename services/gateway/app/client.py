@@ -210,7 +210,10 @@ class UpstreamClient:
             return None
         if response.status != 200:
             raise BadUpstream("The auth service could not check the API key.")
-        return parse_resolved_key(content)
+        try:
+            return parse_resolved_key(content)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise BadUpstream("The auth service gave an unexpected API-key answer.") from None
 
 
 def parse_resolved_key(content: bytes) -> ResolvedKey:
