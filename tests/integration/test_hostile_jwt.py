@@ -84,6 +84,11 @@ class Forger:
         mac = hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest()
         return f"{header}.{payload}.{b64(mac)}"
 
+    def with_header(self, header: Any) -> str:
+        """The real payload and signature under a header of any shape, even a broken one."""
+        raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+        return f"{b64(raw)}.{encode_json(self.claims)}.{self.signature}"
+
     def tampered(self, **changes: Any) -> str:
         header = encode_json(self.header)
         return f"{header}.{encode_json({**self.claims, **changes})}.{self.signature}"
@@ -139,6 +144,14 @@ FORGERIES: dict[str, Callable[[Forger], list[str]]] = {
     "not yet valid": lambda f: [f.signed(nbf=int(time.time()) + 3600)],
     "signed by a stranger's key": lambda f: [f.signed(key=Ed25519PrivateKey.generate())],
     "missing subject": lambda f: [f.signed(sub=None)],
+    "malformed header": lambda f: [
+        f.with_header({"alg": ["EdDSA"], "kid": f.header["kid"]}),
+        f.with_header({"alg": None, "kid": f.header["kid"]}),
+        f.with_header({"alg": "EdDSA", "kid": {"$ne": None}}),
+        f.with_header({"alg": "EdDSA", "kid": "../../etc/passwd"}),
+        f.with_header([1, 2, 3]),
+        f.with_header(b"\xff\xfe not json"),
+    ],
 }
 
 
