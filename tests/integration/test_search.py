@@ -26,6 +26,7 @@ from tests.integration.test_search_support import (
     new_id,
     open_producer,
     publish,
+    retire,
     search,
     signed,
     task_event,
@@ -178,7 +179,7 @@ async def test_two_replicas_return_the_same_results(
         # BM25 statistics count not-yet-merged deleted documents, so scores may differ slightly.
         assert comparable(first) == comparable(second)
     finally:
-        await asyncio.to_thread(replica.stop)
+        await asyncio.to_thread(retire, system, replica)
 
 
 async def test_live_events_become_searchable_within_a_second(

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 
-from deploy.local.services import REPO
+from deploy.local.services import REPO, ServiceProcess
 from services.search.app.layout import current_target
-from shared.events import TaskCloudEvent, TaskEventType
+from shared.events import TaskCloudEvent, TaskEventType, encode_event
 from tests.integration.harness import System
 from tests.integration.secrets_registry import unique_word
 from tests.integration.test_search_support import (
@@ -21,6 +22,7 @@ from tests.integration.test_search_support import (
     new_id,
     open_producer,
     publish,
+    retire,
     search,
     task_event,
     until,
@@ -137,3 +139,52 @@ async def test_a_rebuilt_index_gives_the_live_results_and_is_swapped_in(
         return await ids_for(system, user, later_word) == [later]
 
     await until(follows_live_events, within=5.0)
+
+
+async def send_to(system: System, topic: str, event: TaskCloudEvent, partition: int) -> None:
+    """A fresh producer each time, so it knows of partitions added a moment ago."""
+    async with AIOKafkaProducer(bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"]) as kafka:
+        await kafka.send_and_wait(
+            topic, encode_event(event), key=event.subject.encode(), partition=partition
+        )
+
+
+async def found_on(system: System, replica: ServiceProcess, user: str, word: str) -> set[str]:
+    page = await search(system, user, replica, q=word)
+    return {item["task"]["id"] for item in page["items"]}
+
+
+async def test_new_partitions_are_followed_and_an_unreadable_index_rebuilds_itself(
+    system: System,
+) -> None:
+    topic = system.env["KAFKA_TASK_EVENTS_TOPIC"] + "-grow"
+    admin = AIOKafkaAdminClient(bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"])
+    await admin.start()
+    replica = await asyncio.to_thread(
+        system.add, "search", extra_env={"KAFKA_TASK_EVENTS_TOPIC": topic}
+    )
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+        user, word, first, second = new_id(), unique_word(), new_id(), new_id()
+        await send_to(system, topic, task_event(first, user, 1, title=word), 0)
+
+        async def first_found() -> bool:  # the topic appeared after the replica started
+            return await found_on(system, replica, user, word) == {first}
+
+        async def both_found() -> bool:
+            return await found_on(system, replica, user, word) == {first, second}
+
+        await until(first_found, within=15.0)
+        await admin.create_partitions({topic: NewPartitions(total_count=3)})
+        await send_to(system, topic, task_event(second, user, 1, title=word), 2)
+        await until(both_found, within=15.0)
+        await asyncio.to_thread(replica.stop)
+        index = current_target(Path(replica.env["SEARCH_INDEX_DIR"]))
+        assert index is not None
+        (index / "meta.json").write_text("not an index")
+        await asyncio.to_thread(replica.start)
+        await asyncio.to_thread(replica.wait_ready)
+        await until(both_found, within=15.0)
+    finally:
+        await asyncio.to_thread(retire, system, replica)
+        await admin.close()

@@ -26,6 +26,7 @@ from shared.events import (
 )
 from shared.identity import Identity, sign_identity
 from tests.integration.harness import System
+from tests.integration.secrets_registry import RETIRED_PROCESSES
 
 SEARCH_PATH = "/api/v1/search"
 PARTITIONS = 3
@@ -162,3 +163,10 @@ def bucket_quantile(before: dict[float, float], after: dict[float, float], q: fl
 
 async def total_is(system: System, user: str, word: str, expected: int) -> bool:
     return int((await search(system, user, q=word))["total"]) == expected
+
+
+def retire(system: System, replica: ServiceProcess) -> None:
+    """Stop a replica a test added and take it out of ``system`` (its log is still checked)."""
+    replica.stop()
+    system.processes[replica.name].remove(replica)
+    RETIRED_PROCESSES.append(replica)
