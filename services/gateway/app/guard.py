@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from services.gateway.app.metrics import GatewayMetrics
@@ -92,6 +93,7 @@ class RevocationMemory:
 
 class AccessGuard:
     def __init__(self, redis: Redis, metrics: GatewayMetrics, *, retry_seconds: float) -> None:
+        self._redis = redis
         self._script: Any = redis.register_script(GUARD_SCRIPT)
         self._metrics = metrics
         self._retry_seconds = retry_seconds
@@ -102,7 +104,7 @@ class AccessGuard:
     async def check(self, credentials: Credentials, policy: Policy) -> Verdict:
         if time.monotonic() >= self._redis_down_until:
             try:
-                return await self._check_in_redis(credentials, policy)
+                return await self._check_in_redis_retrying_once(credentials, policy)
             except (RedisError, OSError) as exc:
                 self._redis_down_until = time.monotonic() + self._retry_seconds
                 log.warning(
@@ -111,6 +113,16 @@ class AccessGuard:
         self._metrics.redis_fallback.inc()
         revoked = self._memory.check(credentials)
         return Verdict(revoked, self._limiter.check(credentials.subject, policy))
+
+    async def _check_in_redis_retrying_once(
+        self, credentials: Credentials, policy: Policy
+    ) -> Verdict:
+        """Pooled connections are stale after a Redis restart: drop the idle ones, try anew."""
+        try:
+            return await self._check_in_redis(credentials, policy)
+        except RedisConnectionError:
+            await self._redis.connection_pool.disconnect(inuse_connections=False)
+            return await self._check_in_redis(credentials, policy)
 
     async def _check_in_redis(self, credentials: Credentials, policy: Policy) -> Verdict:
         keys = _script_keys(credentials, policy)

@@ -19,12 +19,21 @@ class FakeRedis:
     def __init__(self) -> None:
         self.reply: list[int] = [0, 1, 1, 0, 1000]
         self.down = False
+        self.stale_connections = 0
         self.calls: list[list[str]] = []
+
+    @property
+    def connection_pool(self) -> Any:
+        return self
+
+    async def disconnect(self, *, inuse_connections: bool) -> None:
+        self.stale_connections = 0
 
     def register_script(self, _: str) -> Any:
         async def script(*, keys: list[str], args: Any) -> list[int]:
             self.calls.append(keys)
-            if self.down:
+            if self.down or self.stale_connections:
+                self.stale_connections = max(0, self.stale_connections - 1)
                 raise RedisConnectionError("connection refused")
             return self.reply
 
@@ -45,6 +54,15 @@ async def test_one_script_call_carries_every_revocation_key() -> None:
     assert redis.calls == [
         ["ratelimit:user:1:2:user:u1", "revoked:jti:j1", "revoked:sid:s1", "user:{u1}:nbf", ""]
     ]
+
+
+async def test_a_stale_connection_after_a_redis_restart_is_not_an_outage() -> None:
+    redis = FakeRedis()
+    guard, metrics = make_guard(redis)
+    redis.reply = [2, 0, 0, 0, 0]
+    redis.stale_connections = 5
+    assert (await guard.check(TOKEN, POLICY)).revoked == "session_revoked"
+    assert metrics.redis_fallback._value.get() == 0
 
 
 async def test_limits_fall_back_to_memory_when_redis_is_down() -> None:
