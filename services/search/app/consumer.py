@@ -7,7 +7,7 @@ keeps its own offsets inside its index, so replicas never share or hand over wor
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -63,12 +63,13 @@ class Projector:
         self.invalidator = invalidator
         self.live = False
         self._first_staged_at = 0.0
+        # Kafka timestamps of the staged changes: our own share of the event's journey.
+        self._record_times: list[float] = []
 
     async def run(self, *, on_caught_up: Callable[[], None]) -> None:
         """Project until ``current`` names another index (a rebuild was swapped in)."""
-        if self.invalidator is not None:
-            # A crash between the last commit and its bump would leave stale caches behind.
-            await self.invalidator.bump(self.index.last_commit_owners)
+        # A crash between the last commit and its bump would leave stale caches behind.
+        await self.invalidate(self.index.last_commit_owners)
         await self.sync_partitions()
         next_watch = time.monotonic()
         while True:
@@ -148,6 +149,7 @@ class Projector:
             )
             if applied:
                 self.metrics.applied.inc()
+                self._record_times.append(record.timestamp / 1000)
             else:
                 self.metrics.skipped.labels("stale" if event else "unreadable").inc()
 
@@ -155,7 +157,7 @@ class Projector:
         staged = self.index.staged_records
         if not staged:
             if self.invalidator is not None and self.invalidator.pending:
-                await self.invalidator.bump(())
+                await self.invalidate(())
             return
         waited_ms = (time.monotonic() - self._first_staged_at) * 1000
         overdue = self.live and waited_ms >= self.settings.commit_interval_ms
@@ -166,19 +168,25 @@ class Projector:
         started = time.perf_counter()
         result = await asyncio.to_thread(self.index.commit)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
-        if self.invalidator is not None:
-            await self.invalidator.bump(result.owners)
+        await self.invalidate(result.owners)
         self.observe_visibility(result)
         self.update_lag()
 
+    async def invalidate(self, owners: Iterable[str]) -> None:
+        if self.invalidator is not None and not await self.invalidator.bump(owners):
+            self.metrics.invalidation_failures.inc()
+
     def observe_visibility(self, result: CommitResult) -> None:
-        # A replayed backlog would fill the histogram with its age, not with our latency.
+        record_times, self._record_times = self._record_times, []
+        # A replayed backlog would fill the histograms with its age, not with our latency.
         if not self.live:
             return
         now = datetime.now(UTC)
         for event_time in result.event_times:
             aware = event_time if event_time.tzinfo else event_time.replace(tzinfo=UTC)
             self.metrics.event_to_searchable.observe(max(0.0, (now - aware).total_seconds()))
+        for record_time in record_times:
+            self.metrics.kafka_to_visible.observe(max(0.0, now.timestamp() - record_time))
 
     def update_lag(self) -> None:
         for tp in self.consumer.assignment():

@@ -35,6 +35,14 @@ class ProjectionMetrics:
             buckets=VISIBILITY_BUCKETS,
             registry=registry,
         )
+        # Named apart from the one above on purpose: tools look that one up by "searchable".
+        self.kafka_to_visible = Histogram(
+            "search_kafka_to_visible_seconds",
+            "From the Kafka record timestamp to the commit that makes it visible (live only):"
+            " the part of event-to-searchable this service is responsible for.",
+            buckets=VISIBILITY_BUCKETS,
+            registry=registry,
+        )
         self.invalidation_failures = Counter(
             "search_cache_invalidation_failures",
             "Cache version bumps that failed and wait for the next commit.",
