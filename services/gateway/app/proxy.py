@@ -218,9 +218,13 @@ class ProxyMiddleware:
             {"type": "http.response.start", "status": response.status, "headers": headers + extra}
         )
         try:
+            more = True
             async for chunk in response.content.iter_any():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+                # Most bodies arrive in one piece: ending with it spares an empty last message.
+                more = not response.content.at_eof()
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+            if more:
+                await send({"type": "http.response.body", "body": b""})
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Headers are out; all that is left is to cut the response short.
             log.warning("upstream broke off mid-response: %s", type(exc).__name__)
