@@ -8,7 +8,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
@@ -21,6 +23,9 @@ from services.search.app.metrics import ProjectionMetrics
 from shared.events import TaskCloudEvent, decode_event
 
 log = logging.getLogger("taskstream.search.consumer")
+T = TypeVar("T")
+# One per process: a process has one projection writing at a time (see SearchRuntime).
+WRITER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-writer")
 
 
 def make_consumer(settings: Settings) -> AIOKafkaConsumer:
@@ -131,8 +136,13 @@ class Projector:
         if records:
             if not staged:
                 self._first_staged_at = time.monotonic()
-            await asyncio.to_thread(self.stage, records)
+            await self.in_writer_thread(self.stage, records)
         return len(records)
+
+    async def in_writer_thread(self, function: Callable[..., T], *args: object) -> T:
+        """Writer work runs on a thread of its own: in the shared pool a commit would queue
+        behind searches, and every search in the queue would delay what readers see."""
+        return await asyncio.get_running_loop().run_in_executor(WRITER_THREAD, function, *args)
 
     def poll_timeout_ms(self, staged: int) -> int:
         if not staged:
@@ -166,7 +176,7 @@ class Projector:
 
     async def commit(self) -> None:
         started = time.perf_counter()
-        result = await asyncio.to_thread(self.index.commit)
+        result = await self.in_writer_thread(self.index.commit)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         await self.invalidate(result.owners)
         self.observe_visibility(result)
