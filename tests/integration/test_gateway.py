@@ -1,18 +1,22 @@
 """The gateway against the real system: identity, limits, revocation, upstream failures."""
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
-from deploy.local.services import ServiceProcess
+from deploy.local.services import REPO, ServiceProcess
 from shared.identity import Identity
 from tests.integration.harness import System, free_port, stack_command
-from tests.integration.helpers import Account, register_and_login, signed_headers
-from tests.integration.secrets_registry import remember
+from tests.integration.helpers import Account, login, register_and_login, signed_headers
+from tests.integration.secrets_registry import bearer, remember
 
 pytestmark = pytest.mark.integration
 
@@ -287,6 +291,48 @@ async def test_tokens_keep_verifying_from_cached_keys_while_auth_is_down(
                 me = await client.get("/api/v1/auth/me", headers=account.headers)
     assert after.status_code == 200
     assert_problem(me, 502)
+
+
+def rotate_keys(keys_dir: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "services.auth.app.keys",
+        "rotate",
+        "--keys-dir",
+        str(keys_dir),
+    ]
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=60)
+
+
+def kid_of(token: str) -> str:
+    kid: str = jwt.get_unverified_header(token)["kid"]
+    return kid
+
+
+async def test_a_rotated_signing_key_is_fetched_on_its_unknown_kid(
+    api: httpx.AsyncClient, system: System, tmp_path: Path
+) -> None:
+    account = await register_and_login(api)
+    keys_dir = tmp_path / "rotating-keys"
+    with extra_process(system, "auth", {"AUTH_KEYS_DIR": str(keys_dir)}) as auth:
+        env = {
+            **system.gateway_env(),
+            "GATEWAY_AUTH_URLS": auth.url,
+            "GATEWAY_JWKS_MIN_REFETCH_SECONDS": "1",
+        }
+        with extra_process(system, "gateway", env) as gateway:
+            async with client_of(gateway) as client:
+                old, _ = await login(client, account.email, account.password)
+                assert (await client.get("/api/v1/tasks", headers=bearer(old))).status_code == 200
+                rotate_keys(keys_dir)
+                await asyncio.sleep(1.1)  # past the refetch rate limit
+                new, _ = await login(client, account.email, account.password)
+                assert kid_of(new) != kid_of(old)
+                after = [await client.get("/api/v1/tasks", headers=bearer(t)) for t in (new, old)]
+                metrics = (await client.get("/metrics")).text
+    assert [r.status_code for r in after] == [200, 200]
+    assert 'gateway_jwks_refreshes_total{outcome="ok"} 2.0' in metrics
 
 
 @pytest.mark.faults
