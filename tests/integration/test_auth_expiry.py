@@ -77,5 +77,5 @@ async def test_an_expired_api_key_does_not_resolve_and_is_cleaned_up(
     assert await store.by_hash(key_hash=expired_hash, now=now) is None
     assert await store.by_hash(key_hash=forever_hash, now=now) is not None
     assert await store.delete_expired(now=now) >= 1
-    assert await store.keys.find_one({"_id": expired.id}) is None
+    assert await store.keys.find_one({"key_id": expired.id}) is None
     assert await store.by_hash(key_hash=forever_hash, now=now) is not None

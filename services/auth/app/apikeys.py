@@ -1,4 +1,8 @@
-"""API keys in MongoDB: only the SHA-256 of a key is stored, next to its visible prefix."""
+"""API keys in MongoDB: only the SHA-256 of a key is stored, next to its visible prefix.
+
+The hash is the document's ``_id`` so resolving a key (the gateway's hot path) is a primary-key
+lookup: FerretDB v1 (SQLite) would scan the collection for any other filter.
+"""
 
 import uuid
 from dataclasses import dataclass
@@ -23,7 +27,7 @@ class ApiKey:
     @classmethod
     def from_document(cls, doc: Document) -> "ApiKey":
         return cls(
-            id=doc["_id"],
+            id=doc["key_id"],
             user_id=doc["user_id"],
             name=doc["name"],
             prefix=doc["prefix"],
@@ -32,16 +36,12 @@ class ApiKey:
         )
 
 
-def unexpired(now: datetime) -> Document:
-    return {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}
-
-
 class ApiKeyStore:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
         self.keys: AsyncCollection[Document] = client[database]["api_keys"]
 
     async def ensure_indexes(self) -> None:
-        await self.keys.create_index("key_hash", unique=True, name="key_hash_unique")
+        await self.keys.create_index("key_id", name="key_id")
         await self.keys.create_index("user_id", name="user_id")
 
     async def create(
@@ -56,11 +56,11 @@ class ApiKeyStore:
     ) -> ApiKey:
         expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
         doc = {
-            "_id": uuid.uuid4().hex,
+            "_id": key_hash,
+            "key_id": uuid.uuid4().hex,
             "user_id": user_id,
             "name": name,
             "prefix": prefix,
-            "key_hash": key_hash,
             "created_at": now,
             "expires_at": expires_at,
         }
@@ -75,15 +75,17 @@ class ApiKeyStore:
         return [ApiKey.from_document(doc) async for doc in cursor]
 
     async def owned(self, *, key_id: str, user_id: str) -> bool:
-        found = await self.keys.find_one({"_id": key_id, "user_id": user_id}, {"_id": 1})
+        found = await self.keys.find_one({"key_id": key_id, "user_id": user_id}, {"_id": 1})
         return found is not None
 
     async def delete(self, *, key_id: str, user_id: str) -> None:
-        await self.keys.delete_one({"_id": key_id, "user_id": user_id})
+        await self.keys.delete_one({"key_id": key_id, "user_id": user_id})
 
     async def by_hash(self, *, key_hash: str, now: datetime) -> ApiKey | None:
-        doc = await self.keys.find_one({"key_hash": key_hash, **unexpired(now)})
-        return ApiKey.from_document(doc) if doc else None
+        doc = await self.keys.find_one({"_id": key_hash})
+        if doc is None or (doc["expires_at"] is not None and doc["expires_at"] <= now):
+            return None
+        return ApiKey.from_document(doc)
 
     async def delete_expired(self, *, now: datetime) -> int:
         result = await self.keys.delete_many({"expires_at": {"$lte": now}})

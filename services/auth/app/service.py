@@ -69,7 +69,7 @@ class AuthService:
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def ensure_indexes(self) -> None:
-        for store in (self.users, self.sessions, self.api_keys):
+        for store in (self.sessions, self.api_keys):
             await store.ensure_indexes()
         self.indexes_ready.set()
 
@@ -208,10 +208,10 @@ class AuthService:
         return await self.sessions.list_active(user_id=user_id, now=utcnow())
 
     async def delete_session(self, *, user_id: str, session_id: str) -> None:
-        owned = await self.sessions.active_ids(user_id=user_id, session_id=session_id)
-        if not owned:
+        session = await self.sessions.get(session_id)
+        if session is None or session.user_id != user_id or not session.active:
             raise SessionNotFound("No such session.")
-        await self._revoke_sessions(owned, now=utcnow())
+        await self._revoke_sessions([session.id], now=utcnow())
 
     async def create_api_key(
         self, *, user_id: str, name: str, expires_in_days: int | None

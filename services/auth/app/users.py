@@ -1,4 +1,11 @@
-"""Accounts in MongoDB, one document per user, unique on the normalised email."""
+"""Accounts in MongoDB: one document per user, and one per email claiming it.
+
+Every lookup on the hot path is by ``_id``: FerretDB v1 (SQLite) answers other filters by
+scanning the whole collection, so the email's uniqueness and its lookup live in
+``user_emails`` (``_id`` = normalised email). The user is written first and the email claimed
+second; a lost race deletes the user again, and a crash in between leaves only an unreachable
+user document, never an email that nobody can register or log in with.
+"""
 
 import uuid
 from dataclasses import dataclass
@@ -40,9 +47,7 @@ class User:
 class UserStore:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
         self.users: AsyncCollection[Document] = client[database]["users"]
-
-    async def ensure_indexes(self) -> None:
-        await self.users.create_index("email", unique=True, name="email_unique")
+        self.emails: AsyncCollection[Document] = client[database]["user_emails"]
 
     async def create(
         self, *, email: str, name: str | None, password_hash: str, now: datetime
@@ -54,15 +59,17 @@ class UserStore:
             "password_hash": password_hash,
             "created_at": now,
         }
+        await self.users.insert_one(doc)
         try:
-            await self.users.insert_one(doc)
+            await self.emails.insert_one({"_id": doc["email"], "user_id": doc["_id"]})
         except DuplicateKeyError as exc:
+            await self.users.delete_one({"_id": doc["_id"]})
             raise EmailTaken("An account with this email already exists.") from exc
         return User.from_document(doc)
 
     async def by_email(self, email: str) -> User | None:
-        doc = await self.users.find_one({"email": normalise_email(email)})
-        return User.from_document(doc) if doc else None
+        claim = await self.emails.find_one({"_id": normalise_email(email)})
+        return await self.by_id(claim["user_id"]) if claim else None
 
     async def by_id(self, user_id: str) -> User | None:
         doc = await self.users.find_one({"_id": user_id})
