@@ -124,6 +124,10 @@ class JwksCache:
         if (key is None or stale) and may_refetch:
             await self.refresh()
             key = self._keys.get(kid)
+        elif key is None and self._lock.locked():
+            # A fetch is in flight (a cold start, a rotation): its answer may hold this kid.
+            async with self._lock:
+                key = self._keys.get(kid)
         if key is None and not self._keys:
             # Never had a key set: the token may be fine, auth is what is missing.
             raise UpstreamUnavailable(

@@ -1,5 +1,6 @@
 """The access-token verifier refuses every token it should and keeps keys through outages."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -163,6 +164,27 @@ async def test_a_rotated_key_is_fetched_once_on_its_unknown_kid() -> None:
     assert auth.fetches == 2
     await verifier.verify(old.token())
     assert auth.fetches == 2
+
+
+async def test_requests_during_the_first_fetch_wait_for_it() -> None:
+    signer = Signer("k1")
+    auth = FakeAuth(signer)
+    release = asyncio.Event()
+    plain_fetch = auth.fetch
+
+    async def slow_fetch() -> bytes:
+        await release.wait()
+        return await plain_fetch()
+
+    metrics = GatewayMetrics(CollectorRegistry())
+    jwks = JwksCache(slow_fetch, metrics, refresh_seconds=300, min_refetch_seconds=60)
+    verifier = TokenVerifier(jwks, issuer=ISSUER, audience=AUDIENCE, leeway=5)
+    waiting = [asyncio.create_task(verifier.verify(signer.token(jti=f"t{i}"))) for i in range(5)]
+    await asyncio.sleep(0.01)
+    release.set()
+    claims = await asyncio.gather(*waiting)
+    assert [c.token_id for c in claims] == [f"t{i}" for i in range(5)]
+    assert auth.fetches == 1
 
 
 async def test_unknown_kid_refetches_are_rate_limited() -> None:
