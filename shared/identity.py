@@ -66,7 +66,9 @@ def verify_identity(header: str | None, *, secret: bytes, method: str, path: str
     if not header or header.count(".") != 1:
         raise InvalidIdentity("Authentication required.")
     payload, mac = header.split(".")
-    if not hmac.compare_digest(mac, _mac(secret, method, path, payload)):
+    expected = _mac(secret, method, path, payload).encode()
+    # Bytes, not str: compare_digest raises on non-ASCII text, and headers are client input.
+    if not hmac.compare_digest(mac.encode("utf-8", "replace"), expected):
         raise InvalidIdentity("Authentication required.")
     try:
         identity = Identity.model_validate(orjson.loads(_unb64(payload)))
