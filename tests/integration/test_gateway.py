@@ -4,6 +4,7 @@ import asyncio
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -197,7 +198,7 @@ async def test_a_burst_over_the_limit_gets_429_with_ietf_headers(
             assert_problem(answers[3], 429)
             assert int(answers[3].headers["retry-after"]) >= 1
             assert answers[3].headers["ratelimit"].startswith('"user";r=0;')
-            login = {"email": "nobody@example.test", "password": "wrong-password-123"}
+            login = {"email": f"nobody-{uuid.uuid4().hex}@example.test", "password": "wrong-pw-123"}
             # A client cannot pose as other addresses to get more public requests.
             public = [
                 await client.post(
