@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -220,24 +221,50 @@ async def test_second_user_sees_nothing_of_the_first(
     ).status_code == 200
 
 
+@asynccontextmanager
+async def slow_proxy(target: str, *, delay: float) -> AsyncIterator[str]:
+    """A TCP proxy to ``target`` that holds every chunk a client sends for ``delay`` seconds."""
+    host, port = target.removeprefix("http://").split(":")
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, wait: float) -> None:
+        while chunk := await reader.read(65536):
+            await asyncio.sleep(wait)
+            writer.write(chunk)
+            await writer.drain()
+        writer.close()
+
+    async def serve(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        upstream_r, upstream_w = await asyncio.open_connection(host, int(port))
+        await asyncio.gather(
+            pipe(client_r, upstream_w, delay), pipe(upstream_r, client_w, 0), return_exceptions=True
+        )
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
 async def test_a_fresh_gateway_accepts_concurrent_valid_tokens(
     client: httpx.AsyncClient, system: System
 ) -> None:
+    # Auth answers slowly (300 ms), so the first request's JWKS fetch is surely still in flight
+    # when the next requests arrive: they must wait for it, not be refused.
     account = await new_account(client)
-    fresh = system.add("gateway", extra_env=system.gateway_env())
+    async with slow_proxy(system.one("auth").url, delay=0.3) as slow_auth:
+        env = {**system.gateway_env(), "GATEWAY_AUTH_URLS": slow_auth}
+        fresh = await asyncio.to_thread(system.add, "gateway", extra_env=env)
 
-    async def staggered(cold: httpx.AsyncClient, n: int) -> httpx.Response:
-        # Spread over ~50 ms so some arrive while the first request's JWKS fetch is in flight.
-        await asyncio.sleep(n * 0.003)
-        return await cold.get("/api/v1/tasks", headers=account.headers)
+        async def staggered(cold: httpx.AsyncClient, n: int) -> httpx.Response:
+            await asyncio.sleep(n * 0.01)
+            return await cold.get("/api/v1/tasks", headers=account.headers)
 
-    try:
-        async with httpx.AsyncClient(base_url=fresh.url, timeout=30) as cold:
-            responses = await asyncio.gather(*(staggered(cold, n) for n in range(16)))
-    finally:
-        retire(system, fresh)
-    statuses = [r.status_code for r in responses]
-    assert statuses == [200] * 16, [r.text for r in responses if r.status_code != 200][:3]
+        try:
+            async with httpx.AsyncClient(base_url=fresh.url, timeout=30) as cold:
+                responses = await asyncio.gather(*(staggered(cold, n) for n in range(20)))
+        finally:
+            await asyncio.to_thread(retire, system, fresh)
+    refused = [r.text for r in responses if r.status_code != 200]
+    assert refused == [], refused[:3]
 
 
 async def test_refresh_token_reuse_after_grace_revokes_the_session(
