@@ -20,14 +20,13 @@ from tests.integration.secrets_registry import (
     LOG_OFFSETS_AT_START,
     RETIRED_PROCESSES,
     SESSION_SECRETS,
-    Account,
     gateway_client,
     new_account,
 )
 
 pytestmark = pytest.mark.integration
 REQUIRED_FIELDS = ("service", "level", "request_id", "trace_id")
-BUSY_SYSTEM_GRACE_S = 30.0
+BUSY_SYSTEM_GRACE_S = 90.0
 
 
 def session_processes(system: System) -> list[ServiceProcess]:
@@ -67,25 +66,31 @@ def test_every_line_is_structured_json(system: System) -> None:
     assert not bad, f"{len(bad)} unstructured log lines, first ones:\n" + "\n".join(bad[:10])
 
 
-async def answered_request(
-    client: httpx.AsyncClient, account: Account
-) -> tuple[str, httpx.Response]:
-    """A request that tasks answered; earlier tests (the soak) may leave it busy for a while."""
+async def answered_request(client: httpx.AsyncClient) -> tuple[str, httpx.Response]:
+    """A request that auth and tasks answered.
+
+    Earlier tests (the soak) can leave the services draining a backlog for a while; this test is
+    about logs, so it waits for a settled system rather than failing on its availability.
+    """
     deadline = time.monotonic() + BUSY_SYSTEM_GRACE_S
     while True:
         request_id = f"logcheck-{uuid.uuid4().hex}"
-        headers = {**account.headers, "X-Request-ID": request_id}
-        response = await client.get("/api/v1/tasks", headers=headers)
-        if response.status_code == 200 or time.monotonic() > deadline:
+        try:
+            account = await new_account(client)
+            headers = {**account.headers, "X-Request-ID": request_id}
+            response = await client.get("/api/v1/tasks", headers=headers)
             assert response.status_code == 200, response.text
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(2.0)
+        else:
             return request_id, response
-        await asyncio.sleep(1.0)
 
 
 async def test_request_id_reaches_the_upstream_service_logs(system: System) -> None:
     async with gateway_client(system) as client:
-        account = await new_account(client)
-        request_id, response = await answered_request(client, account)
+        request_id, response = await answered_request(client)
     assert response.headers["x-request-id"] == request_id
     service_of = {proc.log_path: proc.name for proc in session_processes(system)}
 
