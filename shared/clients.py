@@ -4,8 +4,9 @@ Each opener is an async context manager meant for a service lifespan's ``AsyncEx
 Timeouts are short on purpose: an unavailable store should become a quick 503, not a hang.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from typing import Any
 
 from aiokafka.client import AIOKafkaClient
@@ -71,3 +72,18 @@ async def kafka_metadata_check(bootstrap_servers: str, *, timeout_ms: int = 2000
             raise ConnectionError("Kafka answered with no brokers")
     finally:
         await client.close()
+
+
+def run_in_background(
+    stack: AsyncExitStack, job: Coroutine[Any, Any, None], *, name: str | None = None
+) -> "asyncio.Task[None]":
+    """Start a lifespan-long task that is cancelled and awaited when the stack closes."""
+    task = asyncio.create_task(job, name=name)
+    stack.push_async_callback(_cancel_and_wait, task)
+    return task
+
+
+async def _cancel_and_wait(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task

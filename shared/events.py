@@ -31,6 +31,21 @@ class TaskEventType(StrEnum):
     deleted = "taskstream.task.deleted"
 
 
+class PublicTask(BaseModel):
+    """A task as the public API shows it: tasks returns it, search wraps it in its hits."""
+
+    id: str
+    title: str
+    description: str
+    status: TaskStatus
+    priority: TaskPriority
+    tags: list[str]
+    due_date: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
 class TaskSnapshot(BaseModel):
     """A task's full state at one version, with its owner (never shown to other users)."""
 

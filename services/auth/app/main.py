@@ -4,7 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from argon2 import PasswordHasher
 from argon2.profiles import RFC_9106_LOW_MEMORY
@@ -25,7 +25,14 @@ from services.auth.app.sessions import SessionStore
 from services.auth.app.throttle import LoginThrottle
 from services.auth.app.users import UserStore
 from shared.app import build_service_app
-from shared.clients import MongoClient, mongo_ping, open_mongo, open_redis, redis_ping
+from shared.clients import (
+    MongoClient,
+    mongo_ping,
+    open_mongo,
+    open_redis,
+    redis_ping,
+    run_in_background,
+)
 
 log = logging.getLogger("taskstream.auth")
 
@@ -97,12 +104,6 @@ async def mongo_ready(service: AuthService, mongo: MongoClient) -> None:
     await mongo_ping(mongo)
 
 
-async def stop_task(task: "asyncio.Task[None]") -> None:
-    task.cancel()
-    with suppress(asyncio.CancelledError):
-        await task
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -131,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 delete_expired_periodically(service, settings.cleanup_interval_seconds),
             )
             for job in background:
-                stack.push_async_callback(stop_task, asyncio.create_task(job))
+                run_in_background(stack, job)
             yield
 
     app = build_service_app(

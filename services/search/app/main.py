@@ -1,8 +1,6 @@
 """The search service app: ``create_app(settings)``; clients and the projection start in the
 lifespan."""
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -15,13 +13,7 @@ from services.search.app.metrics import ProjectionMetrics
 from services.search.app.routes import ROUTERS
 from services.search.app.runtime import SearchRuntime
 from shared.app import build_service_app
-from shared.clients import kafka_metadata_check, open_redis, redis_ping
-
-
-async def stop_task(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+from shared.clients import kafka_metadata_check, open_redis, redis_ping, run_in_background
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             app.state.redis = redis
             app.state.runtime = runtime
-            stack.push_async_callback(stop_task, asyncio.create_task(runtime.run()))
+            run_in_background(stack, runtime.run())
             app.state.readiness_checks = {
                 "redis": lambda: redis_ping(redis),
                 "kafka": lambda: kafka_metadata_check(settings.kafka_bootstrap_servers),

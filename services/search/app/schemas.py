@@ -1,12 +1,11 @@
 """Request and response models of the search service."""
 
-from datetime import datetime
 from typing import NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
-from shared.events import TaskPriority, TaskStatus
+from shared.events import PublicTask, TaskPriority, TaskStatus
 
 
 class SearchParams(BaseModel):
@@ -18,21 +17,6 @@ class SearchParams(BaseModel):
     tag: str | None = Field(default=None, min_length=1, max_length=32)
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=10_000)
-
-
-class PublicTask(BaseModel):
-    """A task as the public API shows it (no owner)."""
-
-    id: str
-    title: str
-    description: str
-    status: TaskStatus
-    priority: TaskPriority
-    tags: list[str]
-    due_date: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    version: int
 
 
 class Highlights(TypedDict):

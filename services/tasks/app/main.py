@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -14,7 +14,7 @@ from services.tasks.app.routes import ROUTERS
 from services.tasks.app.service import TaskService, ensure_indexes
 from services.tasks.app.stats import StatsCache
 from shared.app import build_service_app
-from shared.clients import MongoClient, mongo_ping, open_mongo, open_redis
+from shared.clients import MongoClient, mongo_ping, open_mongo, open_redis, run_in_background
 
 COLLECTION = "tasks"
 
@@ -28,12 +28,6 @@ async def is_ferretdb(mongo: MongoClient) -> bool:
 async def relay_alive(relay_task: "asyncio.Task[None]") -> None:
     if relay_task.done():
         raise RuntimeError("the outbox relay stopped")
-
-
-async def stop(task: "asyncio.Task[None]") -> None:
-    task.cancel()
-    with suppress(asyncio.CancelledError):
-        await task
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,8 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 tasks=tasks, locks=locks, settings=settings, registry=app.state.metrics.registry
             )
             # Kafka may be down: the relay connects in the background and writes go on meanwhile.
-            relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
-            stack.push_async_callback(stop, relay_task)
+            relay_task = run_in_background(stack, relay.run(), name="outbox-relay")
             app.state.task_service = TaskService(
                 tasks=tasks,
                 stats=StatsCache(redis, ttl_seconds=settings.stats_cache_ttl_seconds),

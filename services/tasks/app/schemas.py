@@ -18,7 +18,7 @@ from pydantic import (
     field_validator,
 )
 
-from shared.events import TaskPriority, TaskStatus
+from shared.events import PublicTask, TaskPriority, TaskStatus
 
 
 def encodable(value: str) -> str:
@@ -59,6 +59,10 @@ def rfc3339_only(value: object) -> object:
 DueDate = Annotated[UtcDatetime | None, BeforeValidator(rfc3339_only)]
 
 
+# The public shape of a task is shared with search, which returns the same objects.
+Task = PublicTask
+
+
 class TaskFields(BaseModel):
     """What a client may write; shared by create and by the merged result of a patch."""
 
@@ -92,19 +96,6 @@ class TaskPatch(BaseModel):
     priority: TaskPriority | None = None
     tags: Tags | None = None
     due_date: DueDate = None
-
-
-class Task(BaseModel):
-    id: str
-    title: str
-    description: str
-    status: TaskStatus
-    priority: TaskPriority
-    tags: list[str]
-    due_date: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    version: int
 
 
 class TaskList(BaseModel):
