@@ -131,6 +131,16 @@ class ApiKeyResolved(BaseModel):
     expires_at: datetime | None
 
 
+class SessionCheckRequest(Strict):
+    session_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    issued_at: Annotated[int, Field(ge=0)]
+
+
+class SessionCheckResult(BaseModel):
+    active: bool
+
+
 class Jwk(BaseModel):
     kty: str
     crv: str

@@ -213,6 +213,14 @@ class AuthService:
             raise SessionNotFound("No such session.")
         await self._revoke_sessions([session.id], now=utcnow())
 
+    async def session_active(self, *, session_id: str, user_id: str, issued_at: int) -> bool:
+        """The gateway's fallback revocation check while Redis is down (a lookup by ``_id``)."""
+        session = await self.sessions.get(session_id)
+        now = utcnow()
+        return session is not None and session.vouches_for(
+            user_id=user_id, issued_at=issued_at, now=now
+        )
+
     async def create_api_key(
         self, *, user_id: str, name: str, expires_in_days: int | None
     ) -> NewApiKey:

@@ -48,6 +48,16 @@ class Session:
     def usable(self, now: datetime) -> bool:
         return self.active and self.expires_at > now
 
+    def vouches_for(self, *, user_id: str, issued_at: int, now: datetime) -> bool:
+        """Whether an access token of this session, for ``user_id``, may still be served.
+
+        Logout, logout-all and refresh-token theft all revoke the session here, so this is the
+        gateway's truth while Redis (where those revocations are normally read) is down. A
+        token cannot have been issued before its session began: one that claims so is not ours.
+        """
+        began = int(self.created_at.timestamp())
+        return self.usable(now) and self.user_id == user_id and issued_at >= began
+
 
 @dataclass(frozen=True)
 class UsedToken:

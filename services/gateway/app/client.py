@@ -26,6 +26,7 @@ from services.gateway.app.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from services.gateway.app.guard import Credentials
 from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.service import ResolvedKey
 from services.gateway.app.upstreams import Replica, ReplicaPool, StateListener
@@ -33,6 +34,7 @@ from shared.identity import IDENTITY_HEADER, Identity, sign_identity
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RESOLVE_PATH = "/internal/v1/api-keys/resolve"
+SESSION_CHECK_PATH = "/internal/v1/sessions/check"
 Body = bytes | AsyncIterable[bytes]
 Headers = list[tuple[str, str]]
 
@@ -194,26 +196,40 @@ class UpstreamClient:
 
     async def resolve_api_key(self, key: str) -> ResolvedKey | None:
         """Ask auth who owns ``key``; ``None`` when auth says it is not a valid key."""
-        identity = Identity(user_id="gateway", via="service")
-        signed = sign_identity(identity, secret=self._secret, method="POST", path=RESOLVE_PATH)
-        headers = [("content-type", "application/json"), (IDENTITY_HEADER, signed)]
-        response = await self.send(
-            "auth",
-            method="POST",
-            target=RESOLVE_PATH,
-            headers=headers,
-            body=orjson.dumps({"key": key}),
-        )
-        async with response:
-            content = await response.read()
-        if response.status in (401, 404, 422):
+        status, content = await self._post_internal(RESOLVE_PATH, {"key": key})
+        if status in (401, 404, 422):
             return None
-        if response.status != 200:
+        if status != 200:
             raise BadUpstream("The auth service could not check the API key.")
         try:
             return parse_resolved_key(content)
         except (KeyError, TypeError, ValueError, AttributeError):
             raise BadUpstream("The auth service gave an unexpected API-key answer.") from None
+
+    async def check_session(self, credentials: Credentials) -> bool:
+        """Ask auth whether the JWT's session still vouches for it (used while Redis is down)."""
+        payload = {
+            "session_id": credentials.session_id,
+            "user_id": credentials.user_id,
+            "issued_at": credentials.issued_at,
+        }
+        status, content = await self._post_internal(SESSION_CHECK_PATH, payload)
+        if status == 422:  # claims auth cannot have issued: no session of ours
+            return False
+        active = parse_session_check(content) if status == 200 else None
+        if active is None:
+            raise BadUpstream("The auth service could not check the session.")
+        return active
+
+    async def _post_internal(self, path: str, payload: dict[str, object]) -> tuple[int, bytes]:
+        identity = Identity(user_id="gateway", via="service")
+        signed = sign_identity(identity, secret=self._secret, method="POST", path=path)
+        headers = [("content-type", "application/json"), (IDENTITY_HEADER, signed)]
+        response = await self.send(
+            "auth", method="POST", target=path, headers=headers, body=orjson.dumps(payload)
+        )
+        async with response:
+            return response.status, await response.read()
 
 
 def parse_resolved_key(content: bytes) -> ResolvedKey:
@@ -224,3 +240,12 @@ def parse_resolved_key(content: bytes) -> ResolvedKey:
     return ResolvedKey(
         str(data["user_id"]), str(data["key_id"]), None if expires is None else float(expires)
     )
+
+
+def parse_session_check(content: bytes) -> bool | None:
+    """Auth's ``{"active": bool}``; ``None`` for anything else."""
+    try:
+        active = orjson.loads(content)["active"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    return active if isinstance(active, bool) else None

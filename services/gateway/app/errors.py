@@ -36,6 +36,14 @@ class UpstreamUnavailable(DomainError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class RevocationUnverifiable(DomainError):
+    """Redis is down and auth cannot say whether the credentials were revoked: fail closed."""
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__("Credentials cannot be checked right now; try again shortly.")
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class BadUpstream(DomainError):
     """The upstream could not be reached or answered with something that is not HTTP."""
 
@@ -72,5 +80,6 @@ PROBLEM_STATUSES: ProblemMap = {
     RateLimited: 429,
     BadUpstream: 502,
     UpstreamUnavailable: 503,
+    RevocationUnverifiable: 503,
     UpstreamTimeout: 504,
 }

@@ -3,9 +3,9 @@
 Choice when Redis is unavailable: keep serving. Rate limits fall back to a per-process GCRA
 in memory (so N gateway processes allow up to N times the limit during the outage), and every
 revocation this process has already seen (from an earlier Redis answer) stays in force from a
-local memory until the revoked credential expires. Revocations made during the outage are not
-seen until Redis is back: an availability-over-consistency trade, bounded by the 15-minute
-access-token lifetime. After a failure the gateway does not touch Redis for
+local memory until the revoked credential expires. Revocations it has not seen are caught by
+asking auth (``fallback.py``): the verdict says ``from_memory`` so the gatekeeper knows to.
+After a failure the gateway does not touch Redis for
 ``GATEWAY_REDIS_RETRY_SECONDS`` so an outage costs no latency; every fallback decision is
 logged at most once per retry period and counted in ``gateway_redis_fallback_total``.
 """
@@ -46,6 +46,8 @@ class Credentials:
 class Verdict:
     revoked: str | None
     decision: Decision
+    # True when Redis was down: revocations made meanwhile are unknown here (see fallback.py).
+    from_memory: bool = False
 
 
 class MemoryLimiter:
@@ -112,7 +114,7 @@ class AccessGuard:
                 )
         self._metrics.redis_fallback.inc()
         revoked = self._memory.check(credentials)
-        return Verdict(revoked, self._limiter.check(credentials.subject, policy))
+        return Verdict(revoked, self._limiter.check(credentials.subject, policy), from_memory=True)
 
     async def _check_in_redis_retrying_once(
         self, credentials: Credentials, policy: Policy

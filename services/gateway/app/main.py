@@ -23,6 +23,7 @@ from services.gateway.app.edges import (
     SecurityHeadersMiddleware,
 )
 from services.gateway.app.errors import PROBLEM_STATUSES
+from services.gateway.app.fallback import FallbackRevocation
 from services.gateway.app.guard import AccessGuard
 from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.openapi import OpenApiCache
@@ -65,10 +66,12 @@ def build_gatekeeper(
         audience=settings.jwt_audience,
         leeway=settings.jwt_leeway_seconds,
     )
+    api_keys = ApiKeyCache(upstreams.resolve_api_key, ttl_seconds=settings.api_key_cache_seconds)
     return Gatekeeper(
         verifier=verifier,
-        api_keys=ApiKeyCache(upstreams.resolve_api_key, ttl_seconds=settings.api_key_cache_seconds),
+        api_keys=api_keys,
         guard=guard,
+        fallback=FallbackRevocation(upstreams.check_session, api_keys.resolves_freshly, metrics),
         user_policy=Policy("user", settings.user_rate_per_second, settings.user_burst),
         public_policy=Policy("public", settings.public_rate_per_second, settings.public_burst),
         metrics=metrics,

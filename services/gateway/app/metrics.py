@@ -49,3 +49,10 @@ class GatewayMetrics:
             "Requests whose limits and revocation came from memory because Redis was down.",
             registry=registry,
         )
+        self.fallback_checks = Counter(
+            "gateway_fallback_checks_total",
+            "Revocation checks asked of auth while Redis was down, by kind (session, api_key)"
+            " and outcome (active, inactive, cached, unreachable).",
+            ["kind", "outcome"],
+            registry=registry,
+        )

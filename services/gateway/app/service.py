@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from services.gateway.app.errors import NotAuthenticated, RateLimited
+from services.gateway.app.fallback import ACTIVE_CACHE_SECONDS, FallbackRevocation
 from services.gateway.app.guard import AccessGuard, Credentials
 from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.ratelimit import Decision, Policy
@@ -41,23 +42,32 @@ class ApiKeyCache:
     """Resolved API keys for a short while, so auth is not asked on every request.
 
     Deletion still takes effect at once: the guard checks the key's revocation marker in
-    Redis on every request, whatever this cache says.
+    Redis on every request, whatever this cache says. While Redis is down that marker cannot
+    be read, so ``resolves_freshly`` asks auth again unless it answered in the last seconds.
     """
 
-    def __init__(self, resolve: KeyResolver, *, ttl_seconds: float) -> None:
+    def __init__(
+        self, resolve: KeyResolver, *, ttl_seconds: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._clock = clock
         self._resolve = resolve
         self._ttl = ttl_seconds
-        self._entries: dict[bytes, tuple[ResolvedKey | None, float]] = {}
+        # digest -> (what auth said, valid until, when auth said it)
+        self._entries: dict[bytes, tuple[ResolvedKey | None, float, float]] = {}
 
-    async def lookup(self, key: str) -> ResolvedKey | None:
+    async def lookup(self, key: str, *, max_age: float | None = None) -> ResolvedKey | None:
         digest = hashlib.sha256(key.encode()).digest()
-        now = time.time()
+        now = self._clock()
         cached = self._entries.get(digest)
-        if cached is not None and cached[1] > now:
+        fresh = cached is not None and (max_age is None or now - cached[2] <= max_age)
+        if cached is not None and fresh and cached[1] > now:
             return cached[0]
         resolved = await self._resolve(key)
         self._store(digest, resolved, now)
         return resolved
+
+    async def resolves_freshly(self, key: str) -> bool:
+        return await self.lookup(key, max_age=ACTIVE_CACHE_SECONDS) is not None
 
     def _store(self, digest: bytes, resolved: ResolvedKey | None, now: float) -> None:
         if len(self._entries) >= API_KEY_CACHE_MAX_ENTRIES:
@@ -65,7 +75,7 @@ class ApiKeyCache:
         until = now + (self._ttl if resolved else NEGATIVE_CACHE_SECONDS)
         if resolved and resolved.expires_at is not None:
             until = min(until, resolved.expires_at)
-        self._entries[digest] = (resolved, until)
+        self._entries[digest] = (resolved, until, now)
 
 
 class Gatekeeper:
@@ -75,6 +85,7 @@ class Gatekeeper:
         verifier: TokenVerifier,
         api_keys: ApiKeyCache,
         guard: AccessGuard,
+        fallback: FallbackRevocation,
         user_policy: Policy,
         public_policy: Policy,
         metrics: GatewayMetrics,
@@ -82,6 +93,7 @@ class Gatekeeper:
         self._verifier = verifier
         self._api_keys = api_keys
         self._guard = guard
+        self._fallback = fallback
         self._user_policy = user_policy
         self._public_policy = public_policy
         self._metrics = metrics
@@ -105,7 +117,7 @@ class Gatekeeper:
         except NotAuthenticated as exc:
             self._metrics.auth_failures.labels(exc.reason).inc()
             raise
-        return await self._admit(identity, credentials, self._user_policy)
+        return await self._admit(identity, credentials, self._user_policy, api_key=api_key or "")
 
     async def _bearer(self, authorization: str, client_ip: str) -> tuple[Identity, Credentials]:
         scheme, _, token = authorization.partition(" ")
@@ -140,12 +152,15 @@ class Gatekeeper:
         return identity, credentials
 
     async def _admit(
-        self, identity: Identity, credentials: Credentials, policy: Policy
+        self, identity: Identity, credentials: Credentials, policy: Policy, *, api_key: str = ""
     ) -> Admission:
         verdict = await self._guard.check(credentials, policy)
-        if verdict.revoked is not None:
-            self._metrics.auth_failures.labels(verdict.revoked).inc()
-            raise NotAuthenticated(verdict.revoked, "The credentials have been revoked.")
+        revoked = verdict.revoked
+        if revoked is None and verdict.from_memory:
+            revoked = await self._fallback.revoked(credentials, api_key=api_key)
+        if revoked is not None:
+            self._metrics.auth_failures.labels(revoked).inc()
+            raise NotAuthenticated(revoked, "The credentials have been revoked.")
         if not verdict.decision.allowed:
             self._metrics.rate_limited.labels(policy.name).inc()
             raise RateLimited("Too many requests; slow down.", policy, verdict.decision)

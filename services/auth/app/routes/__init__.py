@@ -8,6 +8,7 @@ ROUTERS: list[APIRouter] = [
     account.router,
     oauth.router,
     sessions.router,
+    sessions.internal_router,
     api_keys.router,
     api_keys.internal_router,
     jwks.router,

@@ -1,14 +1,20 @@
-"""The caller's sessions: list them, end one."""
+"""The caller's sessions: list them, end one; and the gateway's internal session check."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from services.auth.app.deps import CurrentIdentity, Service
-from services.auth.app.schemas import SessionList, SessionOut
+from services.auth.app.deps import CurrentIdentity, GatewayCaller, Service
+from services.auth.app.schemas import (
+    SessionCheckRequest,
+    SessionCheckResult,
+    SessionList,
+    SessionOut,
+)
 from shared.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/auth/sessions", tags=["sessions"])
+internal_router = APIRouter(prefix="/internal/v1/sessions", include_in_schema=False)
 SessionId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
@@ -34,3 +40,13 @@ async def delete_session(
 ) -> Response:
     await service.delete_session(user_id=identity.user_id, session_id=session_id)
     return Response(status_code=204)
+
+
+@internal_router.post("/check", response_model=SessionCheckResult)
+async def check_session(
+    body: SessionCheckRequest, _: GatewayCaller, service: Service
+) -> SessionCheckResult:
+    active = await service.session_active(
+        session_id=body.session_id, user_id=body.user_id, issued_at=body.issued_at
+    )
+    return SessionCheckResult(active=active)
