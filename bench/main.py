@@ -28,7 +28,7 @@ from bench import (
 )
 from bench.client import FULL, SMOKE, Bench, Sizes, register, warm_up
 from bench.kafka import delete_topics
-from bench.profiles import profile_missed_goals
+from bench.profiles import PROFILE_INTRO, profile_missed_goals
 from deploy.local import testrun
 from deploy.local.services import REPO
 from tests.integration.harness import System
@@ -50,11 +50,23 @@ def say(message: str) -> None:
     print(f"==> bench: {message}", flush=True)
 
 
-async def run_benchmarks(bench: Bench, only: list[str]) -> tuple[dict[str, object], list[str]]:
-    """Every benchmark in turn; one that fails is reported and the others still run."""
+@dataclass
+class Outcome:
+    results: dict[str, object]
+    failures: list[str]
+    profile: list[str]
+
+
+async def run_benchmarks(bench: Bench, only: list[str]) -> Outcome:
+    """Every benchmark in turn; one that fails is reported and the others still run.
+
+    A missed goal is profiled right after its benchmark, while the system is in that state:
+    a later benchmark (tasks, see above) can leave it too slow to tell anything.
+    """
     results: dict[str, object] = {}
     raw: dict[str, object] = {}
     failures = []
+    profile: list[str] = []
     for name, benchmark in BENCHMARKS.items():
         if only and name not in only:
             continue
@@ -70,14 +82,9 @@ async def run_benchmarks(bench: Bench, only: list[str]) -> tuple[dict[str, objec
         raw[name] = {"load_average_before": load_before, "figures": figures.pop("raw", None)}
         results |= figures
         say(f"{name} done in {time.monotonic() - started:.0f} s")
-    return {**results, "raw": raw}, failures
-
-
-@dataclass
-class Outcome:
-    results: dict[str, object]
-    failures: list[str]
-    profile: list[str]
+        if bench.sizes.profile_missed_goals:
+            profile += await profile_missed_goals(bench, figures)
+    return Outcome({**results, "raw": raw}, failures, profile)
 
 
 async def measure(running: System, sizes: Sizes, work_dir: Path, only: list[str]) -> Outcome:
@@ -88,9 +95,7 @@ async def measure(running: System, sizes: Sizes, work_dir: Path, only: list[str]
         user = await register(http, running.gateway_url)
         bench = Bench(system=running, http=http, sizes=sizes, user=user, work_dir=work_dir)
         await warm_up(bench, bench.gateway)
-        results, failures = await run_benchmarks(bench, only)
-        profile = await profile_missed_goals(bench, results) if sizes.profile_missed_goals else []
-    return Outcome(results, failures, profile)
+        return await run_benchmarks(bench, only)
 
 
 def run_system(sizes: Sizes, only: list[str]) -> Outcome:
@@ -124,7 +129,11 @@ def _clean_up(running: System) -> None:
 
 def _notes(outcome: Outcome) -> list[str]:
     failures = [f"- {failure}" for failure in outcome.failures]
-    return [*(["## Failures", "", *failures, ""] if failures else []), *outcome.profile]
+    profile = ["## Where the time goes", "", PROFILE_INTRO, "", *outcome.profile]
+    return [
+        *(["## Failures", "", *failures, ""] if failures else []),
+        *(profile if outcome.profile else []),
+    ]
 
 
 def main(argv: list[str]) -> int:

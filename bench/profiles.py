@@ -14,6 +14,10 @@ from bench.wrk import WrkRun, run_wrk
 from deploy.local.services import ServiceProcess
 
 SECONDS = 10
+PROFILE_INTRO = (
+    f"py-spy, {SECONDS} s per process, right after the benchmark that missed the goal, "
+    "under the same kind of load."
+)
 
 
 async def _gateway_load(bench: Bench) -> object:
@@ -137,13 +141,10 @@ async def _profile(bench: Bench, subject: Subject, number: int) -> list[str]:
 
 
 async def profile_missed_goals(bench: Bench, results: dict[str, object]) -> list[str]:
-    """py-spy tables for every process behind a missed goal, for ``latest.md``."""
+    """py-spy tables for every process behind a goal missed in ``results``."""
     missed = {goal.key for goal in missed_goals(results)}
     sections = []
     for number, subject in enumerate(SUBJECTS):
         if missed.intersection(subject.goal_keys):
             sections += await _profile(bench, subject, number)
-    if not sections:
-        return []
-    intro = f"py-spy, {SECONDS} s per process, sampled after the benchmarks, under the same load."
-    return ["## Where the time goes", "", intro, "", *sections]
+    return sections
