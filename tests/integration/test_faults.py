@@ -108,6 +108,31 @@ async def test_redis_outage_refuses_a_token_revoked_before_it(client: httpx.Asyn
     assert response.status_code in (401, 503), response.text
 
 
+async def test_redis_outage_refuses_an_api_key_deleted_before_it(
+    client: httpx.AsyncClient,
+) -> None:
+    # The gateway cached the key (30 s) and never saw its deletion marker; while Redis is down
+    # it must ask auth again once its answer is older than 5 s.
+    owner = await new_account(client)
+    created = await client.post(
+        "/api/v1/auth/api-keys", json={"name": "doomed"}, headers=owner.headers
+    )
+    key = {"X-API-Key": created.json()["key"]}
+    assert (await client.get("/api/v1/tasks", headers=key)).status_code == 200
+    used_at = time.monotonic()
+    deleted = await client.delete(
+        f"/api/v1/auth/api-keys/{created.json()['id']}", headers=owner.headers
+    )
+    assert deleted.status_code == 204
+    await in_thread(stack_command, "down", "redis")
+    try:
+        await asyncio.sleep(max(0.0, used_at + 6.0 - time.monotonic()))
+        response = await client.get("/api/v1/tasks", headers=key)
+    finally:
+        await redis_back(client, owner)
+    assert response.status_code == 401, response.text
+
+
 async def timed(request: Awaitable[httpx.Response]) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     response = await request
