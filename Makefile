@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/local/stack.py
 export PIP_CACHE_DIR := $(CACHE_DIR)/pip
 
-.PHONY: venv infra run test test-unit test-integration lint fmt bench down status
+.PHONY: venv infra run test test-unit lint fmt bench soak down status
 
 venv: $(VENV)/.installed
 
@@ -26,8 +26,11 @@ run: venv
 test: venv
 	@$(PY) deploy/local/testrun.py
 
+soak: venv
+	@SOAK_SECONDS=$${SOAK_SECONDS:-60} $(PY) deploy/local/testrun.py tests/integration/test_soak.py -m soak -s
+
 test-unit: venv
-	@$(PY) -m pytest services -q
+	@$(PY) -m pytest services tests/unit -q
 
 lint: venv
 	@$(VENV)/bin/ruff check .

@@ -1,4 +1,5 @@
-"""``make test``: bring up the test stack, run unit and integration tests, stop what we started.
+"""``make test``: bring up the test stack, run unit and integration tests and a smoke run of
+``make bench``, then stop what we started.
 
 The test stack runs on its own ports and state dir so it never disturbs a ``make run`` stack.
 Extra arguments are passed to pytest (``testrun.py tests/integration/test_tasks.py -x``).
@@ -43,7 +44,13 @@ def main(pytest_args: list[str]) -> int:
     print(f"==> test stack ready in {time.monotonic() - started:.1f}s", flush=True)
     try:
         args = pytest_args or ["services", "tests"]
-        return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=REPO, env=env)
+        status = subprocess.call([sys.executable, "-m", "pytest", *args], cwd=REPO, env=env)
+        if status != 0 or pytest_args:
+            return status
+        # The full run also smoke-tests `make bench`, so the benchmarks cannot rot.
+        print("==> bench smoke (tiny sizes; figures are not meaningful)", flush=True)
+        bench = [sys.executable, "bench/run.py", "--smoke", "--test-stack"]
+        return subprocess.call(bench, cwd=REPO, env=env)
     finally:
         print("==> stopping what this run started", flush=True)
         stack("down", "--started-only", env=env)
