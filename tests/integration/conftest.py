@@ -7,6 +7,8 @@ import httpx
 import pytest
 
 from tests.integration.harness import System, start_system
+from tests.integration.secrets_registry import Account, gateway_client, new_account
+from tests.integration.test_faults_support import WriteStream, new_stream
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,20 @@ async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the gateway, the only public URL."""
     async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway client that records every secret it is handed, for the log-leak test."""
+    async with gateway_client(system) as gateway:
+        yield gateway
+
+
+@pytest.fixture
+async def account(client: httpx.AsyncClient) -> Account:
+    return await new_account(client)
+
+
+@pytest.fixture
+async def stream(client: httpx.AsyncClient) -> WriteStream:
+    return await new_stream(client)

@@ -5,7 +5,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import jwt
@@ -20,16 +19,10 @@ from tests.integration.helpers import (
     register,
     register_and_login,
 )
-from tests.integration.secrets_registry import bearer, eventually, gateway_client
+from tests.integration.secrets_registry import bearer, eventually
 
 pytestmark = pytest.mark.integration
 USER_FIELDS = {"id", "email", "name", "created_at"}
-
-
-@pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway_client(system) as gateway:
-        yield gateway
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:

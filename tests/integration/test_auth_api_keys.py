@@ -1,7 +1,7 @@
 """API keys through the gateway, the gateway's resolve call, and per-address throttling."""
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -10,17 +10,11 @@ from deploy.local.services import ServiceProcess
 from shared.identity import ANONYMOUS, Identity
 from tests.integration.harness import LOG_DIR, System, free_port
 from tests.integration.helpers import register, register_and_login, signed_headers
-from tests.integration.secrets_registry import RETIRED_PROCESSES, gateway_client, remember
+from tests.integration.secrets_registry import RETIRED_PROCESSES, remember
 
 pytestmark = pytest.mark.integration
 RESOLVE = "/internal/v1/api-keys/resolve"
 ADDRESS_LIMIT = 5
-
-
-@pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway_client(system) as gateway:
-        yield gateway
 
 
 async def create_key(

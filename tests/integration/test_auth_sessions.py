@@ -20,12 +20,6 @@ GRACE_SECONDS = 2.0  # AUTH_REFRESH_REUSE_GRACE_SECONDS's default, which the tes
 
 
 @pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway_client(system) as gateway:
-        yield gateway
-
-
-@pytest.fixture
 async def browser(system: System) -> AsyncIterator[httpx.AsyncClient]:
     """A client with its own cookie jar, as one browser."""
     async with gateway_client(system) as gateway:

@@ -29,12 +29,6 @@ SEARCHABLE_WITHIN_S = 5.0
 REUSE_GRACE_S = 2.0
 
 
-@pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway_client(system) as gateway:
-        yield gateway
-
-
 async def assert_refused(client: httpx.AsyncClient, token: str) -> None:
     """An access token that must no longer open any door: tasks, search or auth."""
     for path in ("/api/v1/tasks", "/api/v1/search?q=anything", "/api/v1/auth/me"):

@@ -6,7 +6,7 @@ out the other side (on the topic, searchable), and what was refused must leave n
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 
 import httpx
 import pytest
@@ -17,7 +17,6 @@ from tests.integration.secrets_registry import (
     Observation,
     create_task,
     eventually,
-    gateway_client,
     new_account,
     unique_word,
 )
@@ -28,24 +27,12 @@ from tests.integration.test_faults_support import (
     all_finished_and_searchable,
     assert_all_published,
     in_thread,
-    new_stream,
     while_writing,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 DEPENDENCY_DOWN_ANSWER_S = 10.0
 REDIS_RECOVERY_S = 15.0
-
-
-@pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway_client(system) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-async def stream(client: httpx.AsyncClient) -> WriteStream:
-    return await new_stream(client)
 
 
 async def test_kafka_outage_loses_no_acknowledged_write(

@@ -4,7 +4,7 @@ Every test brings back or retires what it killed, and counts what must survive.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -13,7 +13,6 @@ from tests.integration.harness import System
 from tests.integration.secrets_registry import (
     Account,
     create_task,
-    gateway_client,
     new_account,
     retire,
 )
@@ -22,23 +21,11 @@ from tests.integration.test_faults_support import (
     WriteStream,
     all_finished_and_searchable,
     in_thread,
-    new_stream,
     topic_versions,
     while_writing,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-
-
-@pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway_client(system) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-async def stream(client: httpx.AsyncClient) -> WriteStream:
-    return await new_stream(client)
 
 
 async def test_search_killed_mid_stream_rebuilds_without_duplicates(

@@ -6,27 +6,14 @@ is in ``test_hostile_transport.py``, JWT forgeries in ``test_hostile_jwt.py``, s
 fuzzing in ``test_hostile_fuzz.py``.
 """
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.harness import System
-from tests.integration.secrets_registry import Account, create_task, gateway_client, new_account
+from tests.integration.secrets_registry import Account, create_task
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway_client(system) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-async def account(client: httpx.AsyncClient) -> Account:
-    return await new_account(client)
 
 
 def assert_problem(response: httpx.Response, *statuses: int) -> None:

@@ -10,7 +10,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from tests.integration.harness import System
 from tests.integration.secrets_registry import (
     Account,
     bearer,
-    gateway_client,
     new_account,
     remember,
 )
@@ -100,12 +99,6 @@ class Forger:
         )
         raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return [pem, raw, self.jwk["x"].encode(), json.dumps(self.jwk).encode()]
-
-
-@pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway_client(system) as gateway:
-        yield gateway
 
 
 @pytest.fixture

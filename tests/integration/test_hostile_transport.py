@@ -10,23 +10,12 @@ import httpx
 import pytest
 
 from tests.integration.harness import System
-from tests.integration.secrets_registry import Account, create_task, gateway_client, new_account
+from tests.integration.secrets_registry import Account, create_task
 from tests.integration.test_hostile import assert_problem, snapshot
 
 pytestmark = pytest.mark.integration
 ONE_MIB = 1024 * 1024
 ANSWER_WITHIN_S = 10.0
-
-
-@pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway_client(system) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-async def account(client: httpx.AsyncClient) -> Account:
-    return await new_account(client)
 
 
 async def test_body_over_one_mib_is_413(client: httpx.AsyncClient, account: Account) -> None:
