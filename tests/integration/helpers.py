@@ -6,35 +6,12 @@ so the session's log check can prove none of them was ever logged.
 
 import secrets
 import uuid
-from dataclasses import dataclass, field
 
 import httpx
 
 from shared.identity import Identity, sign_identity
 from tests.integration.harness import System
-from tests.integration.secrets_registry import bearer, remember
-
-
-@dataclass
-class Account:
-    """A registered, logged-in user: what ``register_and_login`` returns."""
-
-    email: str
-    password: str
-    user_id: str
-    access_token: str
-    cookies: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """``Authorization: Bearer <access token>``."""
-        return bearer(self.access_token)
-
-    @property
-    def browser_headers(self) -> dict[str, str]:
-        """What a browser sends to ``/api/v1/auth/refresh``: both cookies and the CSRF header."""
-        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        return {"Cookie": cookie, "X-CSRF-Token": self.cookies.get("csrf_token", "")}
+from tests.integration.secrets_registry import Account, remember
 
 
 def new_email() -> str:

@@ -11,7 +11,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,14 +80,24 @@ def unique_word(prefix: str = "zq") -> str:
 
 @dataclass
 class Account:
+    """A registered, logged-in user (``new_account``, ``helpers.register_and_login``)."""
+
     email: str
     password: str
     user_id: str
     access_token: str
+    cookies: dict[str, str] = field(default_factory=dict)
 
     @property
     def headers(self) -> dict[str, str]:
+        """``Authorization: Bearer <access token>``."""
         return bearer(self.access_token)
+
+    @property
+    def browser_headers(self) -> dict[str, str]:
+        """What a browser sends to ``/api/v1/auth/refresh``: both cookies and the CSRF header."""
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        return {"Cookie": cookie, "X-CSRF-Token": self.cookies.get("csrf_token", "")}
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str) -> str:

@@ -16,8 +16,8 @@ import pytest
 from deploy.local.services import REPO, ServiceProcess
 from shared.identity import Identity
 from tests.integration.harness import System, free_port, stack_command
-from tests.integration.helpers import Account, login, register_and_login, signed_headers
-from tests.integration.secrets_registry import bearer, remember
+from tests.integration.helpers import login, register_and_login, signed_headers
+from tests.integration.secrets_registry import Account, bearer, remember
 
 pytestmark = pytest.mark.integration
 
