@@ -127,14 +127,6 @@ async def prepared_workload(system: System, client: httpx.AsyncClient) -> Worklo
     return Workload(client, accounts, word, [task["id"] for task in tasks])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "tasks on FerretDB v1: list/stats queries by owner scan the whole collection, so with "
-        "1000 other tasks 300 connections end in 503 (pymongo NetworkTimeout) and 504 from the "
-        "gateway; still failing at 00:30 UTC, see the verification report"
-    ),
-)
 async def test_soak_has_no_errors_and_flat_memory(
     system: System, capsys: pytest.CaptureFixture[str]
 ) -> None:
