@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from tests.integration.harness import System, start_system
-from tests.integration.secrets_registry import Account, gateway_client, new_account
+from tests.integration.helpers import new_account
+from tests.integration.secrets_registry import Account, gateway_client
 from tests.integration.test_faults_support import WriteStream, new_stream
 
 

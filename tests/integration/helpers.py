@@ -14,8 +14,8 @@ from tests.integration.harness import System
 from tests.integration.secrets_registry import Account, remember
 
 
-def new_email() -> str:
-    return f"user-{uuid.uuid4().hex[:12]}@example.test"
+def new_email(domain: str = "example.test") -> str:
+    return f"user-{uuid.uuid4().hex[:12]}@{domain}"
 
 
 def new_password() -> str:
@@ -42,26 +42,23 @@ async def register(
 
 async def login(
     api: httpx.AsyncClient, email: str, password: str, *, user_agent: str | None = None
-) -> tuple[str, dict[str, str]]:
-    """Log in through ``/login``; returns the access token and the cookies it set."""
+) -> str:
+    """Log in through ``/login``; returns the access token (the cookies stay in ``api``'s jar)."""
     headers = {"User-Agent": user_agent} if user_agent else {}
     response = await api.post(
         "/api/v1/auth/login", json={"email": email, "password": password}, headers=headers
     )
     assert response.status_code == 200, response.text
-    cookies = dict(response.cookies.items())
     token: str = response.json()["access_token"]
-    remember(token, *cookies.values())
-    return token, cookies
+    remember(token, *response.cookies.values())
+    return token
 
 
-async def register_and_login(
-    api: httpx.AsyncClient, *, email: str | None = None, password: str | None = None
-) -> Account:
-    """A fresh user (or the given email/password), logged in through the gateway ``api``."""
-    email, password, user_id = await register(api, email=email, password=password)
-    token, cookies = await login(api, email, password)
-    return Account(email, password, user_id, token, cookies)
+async def new_account(api: httpx.AsyncClient) -> Account:
+    """A fresh user, registered and logged in through the gateway ``api``."""
+    # A mixed-case domain, so every test's account also goes through e-mail normalisation.
+    email, password, user_id = await register(api, email=new_email("Example.test"))
+    return Account(email, password, user_id, await login(api, email, password))
 
 
 async def oauth_password_grant(

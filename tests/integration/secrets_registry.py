@@ -7,11 +7,10 @@ system hands out (login, refresh, OAuth token, API-key creation), including rota
 """
 
 import asyncio
-import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,45 +79,17 @@ def unique_word(prefix: str = "zq") -> str:
 
 @dataclass
 class Account:
-    """A registered, logged-in user (``new_account``, ``helpers.register_and_login``)."""
+    """A registered, logged-in user, as ``helpers.new_account`` makes one."""
 
     email: str
     password: str
     user_id: str
     access_token: str
-    cookies: dict[str, str] = field(default_factory=dict)
 
     @property
     def headers(self) -> dict[str, str]:
         """``Authorization: Bearer <access token>``."""
         return bearer(self.access_token)
-
-    @property
-    def browser_headers(self) -> dict[str, str]:
-        """What a browser sends to ``/api/v1/auth/refresh``: both cookies and the CSRF header."""
-        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        return {"Cookie": cookie, "X-CSRF-Token": self.cookies.get("csrf_token", "")}
-
-
-async def login(client: httpx.AsyncClient, email: str, password: str) -> str:
-    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    remember(token)
-    return token
-
-
-async def new_account(client: httpx.AsyncClient) -> Account:
-    """Register a fresh user and log in; the password and token are recorded as secrets."""
-    email = f"user-{uuid.uuid4().hex[:12]}@Example.test"
-    password = f"pw-{secrets.token_urlsafe(18)}"
-    remember(password)
-    response = await client.post(
-        "/api/v1/auth/register", json={"email": email, "password": password, "name": "Tester"}
-    )
-    assert response.status_code == 201, response.text
-    token = await login(client, email, password)
-    return Account(email, password, response.json()["id"], token)
 
 
 async def create_task(client: httpx.AsyncClient, account: Account, **fields: Any) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from deploy.local.services import REPO
 from tests.integration.harness import System
 from tests.integration.helpers import (
     login,
+    new_account,
     new_email,
     new_password,
     register,
-    register_and_login,
 )
 from tests.integration.secrets_registry import bearer, eventually
 
@@ -101,7 +101,7 @@ async def test_refused_registration_left_the_email_free(client: httpx.AsyncClien
 async def test_login_gives_an_eddsa_token_with_the_agreed_claims(
     client: httpx.AsyncClient, system: System
 ) -> None:
-    account = await register_and_login(client)
+    account = await new_account(client)
     header = jwt.get_unverified_header(account.access_token)
     claims = jwt.decode(account.access_token, options={"verify_signature": False})
     assert header["alg"] == "EdDSA"
@@ -168,7 +168,7 @@ async def test_repeated_failures_for_one_account_reach_429(client: httpx.AsyncCl
     assert_problem(throttled, 429)
     assert int(throttled.headers["retry-after"]) > 0
     # Another account from the same address is unaffected.
-    other = await register_and_login(client)
+    other = await new_account(client)
     assert (await client.get("/api/v1/auth/me", headers=other.headers)).status_code == 200
 
 
@@ -210,10 +210,10 @@ def rotate_keys(system: System) -> None:
 
 
 async def test_key_rotation_logs_nobody_out(client: httpx.AsyncClient, system: System) -> None:
-    before = await register_and_login(client)
+    before = await new_account(client)
     old_kid = jwt.get_unverified_header(before.access_token)["kid"]
     rotate_keys(system)
-    token, _ = await login(client, before.email, before.password)
+    token = await login(client, before.email, before.password)
     new_kid = jwt.get_unverified_header(token)["kid"]
     assert new_kid != old_kid
     kids = {key["kid"] for key in (await client.get("/.well-known/jwks.json")).json()["keys"]}

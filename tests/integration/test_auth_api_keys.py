@@ -9,7 +9,7 @@ import pytest
 from deploy.local.services import ServiceProcess
 from shared.identity import ANONYMOUS, Identity
 from tests.integration.harness import LOG_DIR, System, free_port
-from tests.integration.helpers import register, register_and_login, signed_headers
+from tests.integration.helpers import new_account, register, signed_headers
 from tests.integration.secrets_registry import RETIRED_PROCESSES, remember
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ async def create_key(
 async def test_a_key_is_shown_once_works_and_stops_at_once_when_deleted(
     client: httpx.AsyncClient,
 ) -> None:
-    account = await register_and_login(client)
+    account = await new_account(client)
     created = await create_key(client, account.headers, expires_in_days=30)
     assert set(created) == {"id", "name", "prefix", "key", "created_at", "expires_at"}
     assert created["key"].startswith(created["prefix"])
@@ -58,7 +58,7 @@ async def test_a_key_is_shown_once_works_and_stops_at_once_when_deleted(
 
 
 async def test_keys_belong_to_their_owner(client: httpx.AsyncClient) -> None:
-    owner, stranger = await register_and_login(client), await register_and_login(client)
+    owner, stranger = await new_account(client), await new_account(client)
     created = await create_key(client, owner.headers)
     path = f"/api/v1/auth/api-keys/{created['id']}"
     assert (await client.delete(path, headers=stranger.headers)).status_code == 404
@@ -74,7 +74,7 @@ async def test_keys_belong_to_their_owner(client: httpx.AsyncClient) -> None:
     [{}, {"name": ""}, {"name": "x", "expires_in_days": 0}, {"name": "x", "scopes": ["all"]}],
 )
 async def test_bad_key_requests_are_422(client: httpx.AsyncClient, body: dict[str, object]) -> None:
-    account = await register_and_login(client)
+    account = await new_account(client)
     response = await client.post("/api/v1/auth/api-keys", json=body, headers=account.headers)
     assert response.status_code == 422, response.text
     assert (await client.get("/api/v1/auth/api-keys", headers=account.headers)).json() == {
@@ -83,7 +83,7 @@ async def test_bad_key_requests_are_422(client: httpx.AsyncClient, body: dict[st
 
 
 async def test_resolve_is_for_the_gateway_only(client: httpx.AsyncClient, system: System) -> None:
-    account = await register_and_login(client)
+    account = await new_account(client)
     created = await create_key(client, account.headers)
     gateway = Identity(user_id="gateway", via="service")
     user = Identity(user_id=account.user_id, via="jwt")

@@ -9,9 +9,9 @@ import pytest
 from tests.integration.harness import System
 from tests.integration.helpers import (
     login,
+    new_account,
     oauth_password_grant,
     register,
-    register_and_login,
 )
 from tests.integration.secrets_registry import bearer, gateway_client, remember
 
@@ -199,8 +199,8 @@ async def test_concurrent_refreshes_with_one_token_have_one_winner(
 
 
 async def test_logout_takes_effect_on_the_next_request(client: httpx.AsyncClient) -> None:
-    account = await register_and_login(client)
-    other_access, _ = await login(client, account.email, account.password)
+    account = await new_account(client)
+    other_access = await login(client, account.email, account.password)
     _, refresh = await oauth_password_grant(client, account.email, account.password)
     access = (await refresh_grant(client, refresh)).json()
     remember(access["access_token"], access["refresh_token"])
@@ -226,7 +226,7 @@ async def test_logout_all_ends_every_session_and_a_new_login_works(
     for access, refresh in sessions:
         assert await me_status(client, access) == 401
         assert oauth_error(await refresh_grant(client, refresh)) == "invalid_grant"
-    again, _ = await login(client, email, password)
+    again = await login(client, email, password)
     assert await me_status(client, again) == 200
 
 
@@ -234,8 +234,8 @@ async def test_session_list_marks_the_current_one_and_deleting_revokes(
     client: httpx.AsyncClient,
 ) -> None:
     email, password, _ = await register(client)
-    mine, _ = await login(client, email, password, user_agent="tab-a")
-    theirs, _ = await login(client, email, password, user_agent="tab-b")
+    mine = await login(client, email, password, user_agent="tab-a")
+    theirs = await login(client, email, password, user_agent="tab-b")
     listed = await client.get("/api/v1/auth/sessions", headers=bearer(mine))
     assert listed.status_code == 200, listed.text
     items = listed.json()["items"]
@@ -253,7 +253,7 @@ async def test_session_list_marks_the_current_one_and_deleting_revokes(
     assert await me_status(client, mine) == 200
     again = await client.delete(f"/api/v1/auth/sessions/{doomed}", headers=bearer(mine))
     assert again.status_code == 404
-    stranger = await register_and_login(client)
+    stranger = await new_account(client)
     foreign = await client.delete(
         f"/api/v1/auth/sessions/{by_agent['tab-a']['id']}", headers=stranger.headers
     )

@@ -18,13 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from deploy.local.services import ServiceProcess
 from shared.identity import Identity
 from tests.integration.harness import System
-from tests.integration.helpers import signed_headers
+from tests.integration.helpers import new_account, signed_headers
 from tests.integration.secrets_registry import (
     Account,
     Observation,
     create_task,
     eventually,
-    new_account,
     retire,
     unique_word,
 )

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.integration.harness import System
+from tests.integration.helpers import login, new_account
 from tests.integration.secrets_registry import (
     Account,
     Observation,
@@ -15,8 +16,6 @@ from tests.integration.secrets_registry import (
     create_task,
     eventually,
     gateway_client,
-    login,
-    new_account,
     remember,
     retire,
     search_total,

@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from tests.integration.harness import System, stack_command
+from tests.integration.helpers import new_account
 from tests.integration.secrets_registry import (
     Account,
     Observation,
     create_task,
     eventually,
-    new_account,
     unique_word,
 )
 from tests.integration.test_faults_support import (

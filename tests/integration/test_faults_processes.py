@@ -10,12 +10,8 @@ import httpx
 import pytest
 
 from tests.integration.harness import System
-from tests.integration.secrets_registry import (
-    Account,
-    create_task,
-    new_account,
-    retire,
-)
+from tests.integration.helpers import new_account
+from tests.integration.secrets_registry import Account, create_task, retire
 from tests.integration.test_faults_support import (
     RECOVERY_S,
     WriteStream,

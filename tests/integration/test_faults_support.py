@@ -11,11 +11,11 @@ from aiokafka import AIOKafkaConsumer
 
 from shared.events import decode_event
 from tests.integration.harness import System
+from tests.integration.helpers import new_account
 from tests.integration.secrets_registry import (
     Account,
     Observation,
     eventually,
-    new_account,
     search_total,
     unique_word,
 )

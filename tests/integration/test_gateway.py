@@ -16,7 +16,7 @@ import pytest
 from deploy.local.services import REPO, ServiceProcess
 from shared.identity import Identity
 from tests.integration.harness import System, free_port, stack_command
-from tests.integration.helpers import login, register_and_login, signed_headers
+from tests.integration.helpers import login, new_account, signed_headers
 from tests.integration.secrets_registry import Account, bearer, remember
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ def assert_problem(response: httpx.Response, status: int) -> None:
 
 
 async def test_a_logged_in_user_reaches_every_service(api: httpx.AsyncClient) -> None:
-    account = await register_and_login(api)
+    account = await new_account(api)
     me = await api.get("/api/v1/auth/me", headers=account.headers)
     assert me.status_code == 200, me.text
     assert me.json()["id"] == account.user_id
@@ -102,7 +102,7 @@ async def test_no_credentials_is_401_with_a_bearer_challenge(api: httpx.AsyncCli
 async def test_forged_identity_headers_through_the_gateway_are_ignored(
     api: httpx.AsyncClient, system: System
 ) -> None:
-    victim, attacker = await register_and_login(api), await register_and_login(api)
+    victim, attacker = await new_account(api), await new_account(api)
     forged = signed_headers(
         system, Identity(user_id=victim.user_id, via="jwt"), method="GET", path="/api/v1/auth/me"
     )
@@ -131,7 +131,7 @@ async def test_internal_routes_are_never_routed(api: httpx.AsyncClient) -> None:
 
 
 async def test_logout_revokes_the_token_at_the_next_request(api: httpx.AsyncClient) -> None:
-    account = await register_and_login(api)
+    account = await new_account(api)
     assert (await api.post("/api/v1/auth/logout", headers=account.headers)).status_code == 204
     assert_problem(await api.get("/api/v1/tasks", headers=account.headers), 401)
 
@@ -145,7 +145,7 @@ async def create_api_key(api: httpx.AsyncClient, account: Account) -> tuple[str,
 
 
 async def test_an_api_key_works_until_deleted_despite_the_cache(api: httpx.AsyncClient) -> None:
-    account = await register_and_login(api)
+    account = await new_account(api)
     key_id, key = await create_api_key(api, account)
     for _ in range(2):  # the second answer comes from the gateway's cache
         assert (await api.get("/api/v1/tasks", headers={"X-API-Key": key})).status_code == 200
@@ -158,7 +158,7 @@ async def test_an_api_key_works_until_deleted_despite_the_cache(api: httpx.Async
 async def test_request_ids_pass_through_and_large_bodies_are_refused(
     api: httpx.AsyncClient,
 ) -> None:
-    account = await register_and_login(api)
+    account = await new_account(api)
     response = await api.get(
         "/api/v1/tasks", headers={**account.headers, "X-Request-ID": "gw-it-1"}
     )
@@ -186,7 +186,7 @@ async def test_the_merged_openapi_document_covers_the_public_api(api: httpx.Asyn
 async def test_a_burst_over_the_limit_gets_429_with_ietf_headers(
     api: httpx.AsyncClient, system: System
 ) -> None:
-    account = await register_and_login(api)
+    account = await new_account(api)
     limits = {"GATEWAY_USER_RATE_PER_SECOND": "0.5", "GATEWAY_USER_BURST": "3",
               "GATEWAY_PUBLIC_RATE_PER_SECOND": "0.5", "GATEWAY_PUBLIC_BURST": "2"}  # fmt: skip
     with extra_process(system, "gateway", {**system.gateway_env(), **limits}) as gateway:
@@ -214,7 +214,7 @@ async def test_one_replica_of_two_stopped_costs_no_request(
     api: httpx.AsyncClient, system: System
 ) -> None:
     # Auth replicas, because a second tasks replica does not start reliably on FerretDB yet.
-    account = await register_and_login(api)
+    account = await new_account(api)
     with extra_process(system, "auth", {}) as spare:
         env = {**system.gateway_env(), "GATEWAY_BREAKER_COOLDOWN_SECONDS": "60"}
         with extra_process(system, "gateway", env) as gateway:
@@ -246,7 +246,7 @@ async def black_hole(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
 async def test_slow_dead_and_broken_upstreams_give_504_502_and_503(
     api: httpx.AsyncClient, system: System
 ) -> None:
-    account = await register_and_login(api)
+    account = await new_account(api)
     server = await asyncio.start_server(black_hole, "127.0.0.1", 0)
     slow_port = server.sockets[0].getsockname()[1]
     env = {
@@ -279,7 +279,7 @@ async def test_slow_dead_and_broken_upstreams_give_504_502_and_503(
 async def test_tokens_keep_verifying_from_cached_keys_while_auth_is_down(
     api: httpx.AsyncClient, system: System
 ) -> None:
-    account = await register_and_login(api)
+    account = await new_account(api)
     with extra_process(system, "auth", {}) as auth:
         env = {**system.gateway_env(), "GATEWAY_AUTH_URLS": auth.url}
         with extra_process(system, "gateway", env) as gateway:
@@ -314,7 +314,7 @@ def kid_of(token: str) -> str:
 async def test_a_rotated_signing_key_is_fetched_on_its_unknown_kid(
     api: httpx.AsyncClient, system: System, tmp_path: Path
 ) -> None:
-    account = await register_and_login(api)
+    account = await new_account(api)
     keys_dir = tmp_path / "rotating-keys"
     with extra_process(system, "auth", {"AUTH_KEYS_DIR": str(keys_dir)}) as auth:
         env = {
@@ -324,11 +324,11 @@ async def test_a_rotated_signing_key_is_fetched_on_its_unknown_kid(
         }
         with extra_process(system, "gateway", env) as gateway:
             async with client_of(gateway) as client:
-                old, _ = await login(client, account.email, account.password)
+                old = await login(client, account.email, account.password)
                 assert (await client.get("/api/v1/tasks", headers=bearer(old))).status_code == 200
                 rotate_keys(keys_dir)
                 await asyncio.sleep(1.1)  # past the refetch rate limit
-                new, _ = await login(client, account.email, account.password)
+                new = await login(client, account.email, account.password)
                 assert kid_of(new) != kid_of(old)
                 after = [await client.get("/api/v1/tasks", headers=bearer(t)) for t in (new, old)]
                 metrics = (await client.get("/metrics")).text
@@ -340,7 +340,7 @@ async def test_a_rotated_signing_key_is_fetched_on_its_unknown_kid(
 async def test_redis_stopped_mid_test_keeps_serving_with_memory_limits(
     api: httpx.AsyncClient, system: System
 ) -> None:
-    alive, gone = await register_and_login(api), await register_and_login(api)
+    alive, gone = await new_account(api), await new_account(api)
     assert (await api.post("/api/v1/auth/logout", headers=gone.headers)).status_code == 204
     limits = {"GATEWAY_USER_RATE_PER_SECOND": "0.5", "GATEWAY_USER_BURST": "50"}
     with extra_process(system, "gateway", {**system.gateway_env(), **limits}) as gateway:
@@ -377,7 +377,7 @@ async def raw_request(proc: ServiceProcess, request: bytes) -> bytes:
 async def test_odd_request_targets_are_client_errors_not_upstream_failures(
     api: httpx.AsyncClient, system: System
 ) -> None:
-    account = await register_and_login(api)
+    account = await new_account(api)
     token = account.headers["Authorization"].encode()
     gateway = system.one("gateway")
     for target in (

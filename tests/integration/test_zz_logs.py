@@ -16,12 +16,12 @@ import pytest
 
 from deploy.local.services import ServiceProcess
 from tests.integration.harness import System
+from tests.integration.helpers import new_account
 from tests.integration.secrets_registry import (
     LOG_OFFSETS_AT_START,
     RETIRED_PROCESSES,
     SESSION_SECRETS,
     gateway_client,
-    new_account,
 )
 
 pytestmark = pytest.mark.integration
