@@ -6,6 +6,7 @@ keeps its own offsets inside its index, so replicas never share or hand over wor
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +25,11 @@ from shared.events import TaskCloudEvent, decode_event
 
 log = logging.getLogger("taskstream.search.consumer")
 T = TypeVar("T")
-# One per process: a process has one projection writing at a time (see SearchRuntime).
-WRITER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-writer")
+
+
+def writer_thread() -> ThreadPoolExecutor:
+    """The thread index writes run on; one per process, which has one projection at a time."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-writer")
 
 
 def make_consumer(settings: Settings) -> AIOKafkaConsumer:
@@ -58,16 +62,19 @@ class Projector:
         settings: Settings,
         index: TaskIndex,
         consumer: AIOKafkaConsumer,
+        writer: ThreadPoolExecutor,
         metrics: ProjectionMetrics,
         invalidator: CacheInvalidator | None,
     ) -> None:
         self.settings = settings
         self.index = index
         self.consumer = consumer
+        self.writer = writer
         self.metrics = metrics
         self.invalidator = invalidator
         self.live = False
         self._first_staged_at = 0.0
+        self._last_commit_at = 0.0
         # Kafka timestamps of the staged changes: our own share of the event's journey.
         self._record_times: list[float] = []
 
@@ -142,14 +149,18 @@ class Projector:
     async def in_writer_thread(self, function: Callable[..., T], *args: object) -> T:
         """Writer work runs on a thread of its own: in the shared pool a commit would queue
         behind searches, and every search in the queue would delay what readers see."""
-        return await asyncio.get_running_loop().run_in_executor(WRITER_THREAD, function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self.writer, function, *args)
 
     def poll_timeout_ms(self, staged: int) -> int:
         if not staged:
             return self.settings.watch_interval_ms
-        # Live, a commit is waiting: take only what is already fetched. Replaying, wait for
+        # Live, a commit is waiting: take what arrives until it is due. Replaying, wait for
         # the next fetch instead, so that commits stay large and few.
-        return 0 if self.live else self.settings.commit_interval_ms
+        return math.ceil(self.gap_left_ms()) if self.live else self.settings.commit_interval_ms
+
+    def gap_left_ms(self) -> float:
+        since = (time.monotonic() - self._last_commit_at) * 1000
+        return max(0.0, self.settings.commit_gap_ms - since)
 
     def stage(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         for record in records:
@@ -171,12 +182,14 @@ class Projector:
             return
         waited_ms = (time.monotonic() - self._first_staged_at) * 1000
         overdue = self.live and waited_ms >= self.settings.commit_interval_ms
-        if caught_up or overdue or staged >= self.settings.commit_max_events:
+        spaced = not self.live or self.gap_left_ms() == 0
+        if (caught_up and spaced) or overdue or staged >= self.settings.commit_max_events:
             await self.commit()
 
     async def commit(self) -> None:
         started = time.perf_counter()
         result = await self.in_writer_thread(self.index.commit)
+        self._last_commit_at = time.monotonic()
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         await self.invalidate(result.owners)
         self.observe_visibility(result)

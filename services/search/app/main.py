@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from services.search.app.config import Settings
+from services.search.app.consumer import writer_thread
 from services.search.app.errors import PROBLEM_STATUSES
 from services.search.app.invalidator import CacheInvalidator
 from services.search.app.metrics import ProjectionMetrics
@@ -27,6 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings=settings,
                 metrics=ProjectionMetrics(app.state.metrics.registry),
                 invalidator=CacheInvalidator(redis),
+                # Shut down (after the projection below is cancelled) when the app stops.
+                writer=stack.enter_context(writer_thread()),
             )
             app.state.redis = redis
             app.state.runtime = runtime

@@ -14,7 +14,7 @@ import time
 from prometheus_client import CollectorRegistry
 
 from services.search.app.config import Settings
-from services.search.app.consumer import Projector, make_consumer
+from services.search.app.consumer import Projector, make_consumer, writer_thread
 from services.search.app.index import TaskIndex
 from services.search.app.layout import finish_build, new_build_dir, storage_dir, swap_current
 from services.search.app.metrics import ProjectionMetrics
@@ -35,19 +35,21 @@ async def build_index(settings: Settings) -> TaskIndex:
     index = TaskIndex.create(
         build_dir, topic=settings.task_events_topic, heap_bytes=settings.writer_heap_bytes
     )
-    consumer = make_consumer(settings)
+    consumer, writer = make_consumer(settings), writer_thread()
     try:
         await consumer.start()
         projector = Projector(
             settings=settings,
             index=index,
             consumer=consumer,
+            writer=writer,
             metrics=ProjectionMetrics(CollectorRegistry()),
             invalidator=None,
         )
         await projector.replay_to(await end_offsets(projector))
     finally:
         await consumer.stop()
+        writer.shutdown()
         index.close()
     return index
 

@@ -6,6 +6,7 @@ the new one up and only then makes it active, so searches never see a half-built
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from aiokafka.errors import KafkaError
 
@@ -57,9 +58,15 @@ def current_task_cancelling() -> bool:
 
 class SearchRuntime:
     def __init__(
-        self, *, settings: Settings, metrics: ProjectionMetrics, invalidator: CacheInvalidator
+        self,
+        *,
+        settings: Settings,
+        metrics: ProjectionMetrics,
+        invalidator: CacheInvalidator,
+        writer: ThreadPoolExecutor,
     ) -> None:
         self.settings = settings
+        self.writer = writer
         self.metrics = metrics
         self.invalidator = invalidator
         self._active: TaskIndex | None = None
@@ -108,6 +115,7 @@ class SearchRuntime:
                 settings=self.settings,
                 index=index,
                 consumer=consumer,
+                writer=self.writer,
                 metrics=self.metrics,
                 invalidator=self.invalidator,
             )

@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from services.search.app.config import Settings
+from services.search.app.consumer import writer_thread
 from services.search.app.invalidator import CacheInvalidator
 from services.search.app.main import create_app
 from services.search.app.metrics import ProjectionMetrics
@@ -24,7 +25,9 @@ def client() -> TestClient:
     app.state.redis = Redis.from_url(settings.redis_url)
     metrics = ProjectionMetrics(CollectorRegistry())
     invalidator = CacheInvalidator(app.state.redis)
-    app.state.runtime = SearchRuntime(settings=settings, metrics=metrics, invalidator=invalidator)
+    app.state.runtime = SearchRuntime(
+        settings=settings, metrics=metrics, invalidator=invalidator, writer=writer_thread()
+    )
     return TestClient(app)
 
 

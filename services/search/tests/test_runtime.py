@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from services.search.app import runtime as runtime_module
 from services.search.app.config import Settings
+from services.search.app.consumer import writer_thread
 from services.search.app.invalidator import CacheInvalidator
 from services.search.app.metrics import ProjectionMetrics
 from services.search.app.runtime import SearchRuntime
@@ -24,6 +25,7 @@ async def test_a_stray_cancelled_error_does_not_end_the_projection(
         settings=settings,
         metrics=ProjectionMetrics(CollectorRegistry()),
         invalidator=CacheInvalidator(redis),
+        writer=writer_thread(),
     )
     attempts = 0
 
