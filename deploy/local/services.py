@@ -57,6 +57,10 @@ class ServiceProcess:
             "--no-proxy-headers",
             "--timeout-graceful-shutdown",
             "10",
+            # uvicorn's 5 s equals httpx's idle expiry: a client reusing a connection just as
+            # the server drops it gets a ReadError (seen in the soak). nginx keeps 75 s.
+            "--timeout-keep-alive",
+            "75",
         ]
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         with self.log_path.open("ab") as log:
