@@ -22,9 +22,6 @@ class Settings(ServiceSettings):
     # most this long while events keep arriving. Replaying a backlog, commits are by count:
     # each tantivy commit costs tens of milliseconds, so big ones replay several times faster.
     commit_interval_ms: int = Field(default=30, ge=1, le=10_000)
-    # Live commits are at least this far apart; the first change after a quiet spell is
-    # committed at once. Each commit costs CPU (~5 ms) whatever it holds.
-    commit_gap_ms: int = Field(default=0, ge=0, le=10_000)
     commit_max_events: int = Field(default=10_000, ge=1, le=100_000)
     writer_heap_bytes: int = Field(default=32_000_000, ge=15_000_000)
     cache_ttl_seconds: int = Field(default=60, ge=1)

@@ -6,7 +6,6 @@ keeps its own offsets inside its index, so replicas never share or hand over wor
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -74,7 +73,6 @@ class Projector:
         self.invalidator = invalidator
         self.live = False
         self._first_staged_at = 0.0
-        self._last_commit_at = 0.0
         # Kafka timestamps of the staged changes: our own share of the event's journey.
         self._record_times: list[float] = []
 
@@ -154,13 +152,9 @@ class Projector:
     def poll_timeout_ms(self, staged: int) -> int:
         if not staged:
             return self.settings.watch_interval_ms
-        # Live, a commit is waiting: take what arrives until it is due. Replaying, wait for
+        # Live, a commit is waiting: take only what is already fetched. Replaying, wait for
         # the next fetch instead, so that commits stay large and few.
-        return math.ceil(self.gap_left_ms()) if self.live else self.settings.commit_interval_ms
-
-    def gap_left_ms(self) -> float:
-        since = (time.monotonic() - self._last_commit_at) * 1000
-        return max(0.0, self.settings.commit_gap_ms - since)
+        return 0 if self.live else self.settings.commit_interval_ms
 
     def stage(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         for record in records:
@@ -182,14 +176,12 @@ class Projector:
             return
         waited_ms = (time.monotonic() - self._first_staged_at) * 1000
         overdue = self.live and waited_ms >= self.settings.commit_interval_ms
-        spaced = not self.live or self.gap_left_ms() == 0
-        if (caught_up and spaced) or overdue or staged >= self.settings.commit_max_events:
+        if caught_up or overdue or staged >= self.settings.commit_max_events:
             await self.commit()
 
     async def commit(self) -> None:
         started = time.perf_counter()
         result = await self.in_writer_thread(self.index.commit)
-        self._last_commit_at = time.monotonic()
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         await self.invalidate(result.owners)
         self.observe_visibility(result)
