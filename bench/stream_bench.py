@@ -54,6 +54,7 @@ async def _searchable_after(bench: Bench, word: str, task_id: str, acked: float)
 METRICS = {
     "event_to_searchable_metric": "searchable",
     "kafka_to_visible_metric": "kafka_to_visible",
+    "search_commit_metric": "commit_duration",
 }
 
 
