@@ -41,12 +41,20 @@ async def _indexed(bench: Bench, replica: ServiceProcess) -> float:
         return 0.0
 
 
+async def _ready(bench: Bench, replica: ServiceProcess) -> bool:
+    try:
+        return (await bench.http.get(replica.url + "/ready")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 async def _index_round(bench: Bench, topic: str) -> tuple[ServiceProcess, dict[str, float]]:
     count = bench.sizes.search_tasks
     spawned = time.perf_counter()
     replica = add(bench.system, "search", extra_env={"KAFKA_TASK_EVENTS_TOPIC": topic}, ready=False)
     first_seen: float | None = None
-    while (done := await _indexed(bench, replica)) < count:
+    # Applied counts staged events; the index answers once their commit is active (/ready).
+    while (done := await _indexed(bench, replica)) < count or not await _ready(bench, replica):
         if time.perf_counter() - spawned > INDEX_TIMEOUT_S or not replica.alive():
             raise RuntimeError(f"search replica indexed {done:.0f} of {count}")
         if done and first_seen is None:
