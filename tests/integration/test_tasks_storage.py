@@ -101,6 +101,8 @@ async def test_published_events_leave_the_document(
     assert doc is not None
     assert doc["version"] == 2
     assert doc["owner_id"] == user.user_id
+    # Nothing pending any more, so the sweeper's query no longer matches it.
+    assert doc["outbox_pending"] is False
 
 
 async def test_a_deleted_task_stays_as_a_tombstone_only_until_published(

@@ -19,8 +19,7 @@ class Settings(ServiceSettings):
     mongo_timeout_ms: int = Field(default=2000, ge=100)
     topic_partitions: int = Field(default=3, ge=1)
     # How often the sweeper looks for events a crashed replica left behind, and how old an
-    # unpublished event must be before the sweeper, not the writer's relay, takes it. Each
-    # sweep is a full collection scan on FerretDB v1 (it pushes no such filter down).
+    # unpublished event must be before the sweeper, not the writer's relay, takes it.
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
     outbox_stale_seconds: float = Field(default=5.0, gt=0)
     publish_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -17,6 +17,9 @@ PRIORITY_RANK = {TaskPriority.low: 0, TaskPriority.medium: 1, TaskPriority.high:
 # Tasks without a due date sort after every dated task when sorting by due date ascending.
 NO_DUE_DATE = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 TASK_FIELDS = ("title", "description", "status", "priority", "tags", "due_date")
+# True while the document may hold unpublished events: a top-level equality, so the outbox
+# sweeper's query uses an index on FerretDB too (it pushes down no filter on array members).
+OUTBOX_FLAG = "outbox_pending"
 
 
 def now_utc() -> datetime:

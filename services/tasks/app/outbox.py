@@ -18,7 +18,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from services.tasks.app.config import Settings
-from services.tasks.app.documents import Document, now_utc
+from services.tasks.app.documents import OUTBOX_FLAG, Document, now_utc
 from services.tasks.app.kafka import connect_producer, record_headers
 from services.tasks.app.locks import KeyedLocks
 from shared.events import TaskEventType
@@ -213,17 +213,27 @@ class OutboxRelay:
     async def _acknowledge(self, doc: Document) -> None:
         """Remove exactly the events published; a tombstone whose event is out goes away.
 
-        ``$pullAll`` of the very entries read keeps any event a newer write added meanwhile.
+        ``$pullAll`` of the very entries read keeps any event a newer write added meanwhile;
+        the outbox flag is cleared only when no other event can be pending (same version,
+        same number of entries), else the sweeper would never look at this task again.
         """
         published = doc["pending_events"]
+        pull = {"$pullAll": {"pending_events": published}}
         async with self._locks.hold(doc["_id"]):
             if any(event["type"] == TaskEventType.deleted for event in published):
                 # Nothing follows a delete, so every event of this task is out now.
                 await self._tasks.delete_one({"_id": doc["_id"]})
-            else:
-                await self._tasks.update_one(
-                    {"_id": doc["_id"]}, {"$pullAll": {"pending_events": published}}
-                )
+                return
+            only_these = {
+                "_id": doc["_id"],
+                "version": max(event["version"] for event in published),
+                "pending_events": {"$size": len(published)},
+            }
+            cleared = await self._tasks.update_one(
+                only_these, {**pull, "$set": {OUTBOX_FLAG: False}}
+            )
+            if not cleared.matched_count:
+                await self._tasks.update_one({"_id": doc["_id"]}, pull)
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -239,5 +249,6 @@ class OutboxRelay:
 
     async def stale_task_ids(self) -> list[str]:
         cutoff = now_utc() - timedelta(seconds=self._settings.outbox_stale_seconds)
-        cursor = self._tasks.find({"pending_events.at": {"$lt": cutoff}}, {"_id": 1})
+        stale = {OUTBOX_FLAG: True, "pending_events.at": {"$lt": cutoff}}
+        cursor = self._tasks.find(stale, {"_id": 1})
         return [doc["_id"] async for doc in cursor.limit(SWEEP_BATCH)]

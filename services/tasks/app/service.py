@@ -12,6 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from services.tasks.app.cursors import decode_cursor, encode_cursor, query_digest
 from services.tasks.app.documents import (
+    OUTBOX_FLAG,
     TASK_FIELDS,
     Document,
     derived_fields,
@@ -46,7 +47,7 @@ from shared.events import TaskEventType
 
 UPDATE_ATTEMPTS = 5
 STALE_ETAG = "The task has changed since that ETag; fetch it again."
-HIDDEN_FIELDS = {"pending_events": 0}
+HIDDEN_FIELDS = {"pending_events": 0, OUTBOX_FLAG: 0}
 ALL_FIELDS = None
 
 
@@ -62,7 +63,7 @@ INDEXES = [
     _owner_index("owner_priority", "priority_rank", "_id"),
     _owner_index("owner_status_created", "status", "created_at", "_id"),
     _owner_index("owner_tags", "tags"),
-    IndexModel([("pending_events.at", ASCENDING)], name="outbox_pending_at"),
+    IndexModel([(OUTBOX_FLAG, ASCENDING), ("pending_events.at", ASCENDING)], name="outbox_due"),
 ]
 
 
@@ -116,7 +117,7 @@ class TaskService:
             "deleted": False,
         }
         event = self._event(doc, TaskEventType.created, at)
-        await self._tasks.insert_one({**doc, "pending_events": [event]})
+        await self._tasks.insert_one({**doc, "pending_events": [event], OUTBOX_FLAG: True})
         self._notify(doc["_id"], event)
         await self._stats.forget(owner_id)
         return task_of(doc)
@@ -223,7 +224,7 @@ class TaskService:
         result = await self._tasks.update_one(
             self._unchanged_since(doc),
             {
-                "$set": {**changes, **stamp},
+                "$set": {**changes, **stamp, OUTBOX_FLAG: True},
                 "$push": {"pending_events": event},
             },
         )
