@@ -238,9 +238,8 @@ class TaskService:
     def _unchanged_since(self, doc: Document) -> Document:
         """The filter of a write that must not overwrite a newer version.
 
-        FerretDB v1 scans, and decodes, every document for any filter but a bare ``_id``
-        (a 40x slower write at a few thousand tasks) and its conditional updates are not
-        atomic anyway; there the per-task lock is what serialises the writers.
+        FerretDB v1's conditional updates are not atomic (read, modify, write), so there the
+        per-task lock is what serialises the writers and the filter is the id alone.
         """
         if self._compare_and_set:
             return {"_id": doc["_id"], "version": doc["version"], "deleted": False}
