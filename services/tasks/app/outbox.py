@@ -167,7 +167,7 @@ class OutboxRelay:
         handed = [
             {"_id": task, "pending_events": events} for task, events in batch.items() if events
         ]
-        # One lookup by id each: FerretDB pushes down only a bare ``{_id: ...}`` filter.
+        # One lookup by id each: FerretDB pushes ``_id`` equality down to SQLite, not ``$in``.
         lookups = [
             self._tasks.find_one({"_id": task_id}, OUTBOX_PROJECTION)
             for task_id, events in batch.items()
