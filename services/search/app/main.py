@@ -6,6 +6,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.search.app.allocator import retain_freed_memory
 from services.search.app.config import Settings
 from services.search.app.consumer import writer_thread
 from services.search.app.errors import PROBLEM_STATUSES
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        retain_freed_memory()
         async with AsyncExitStack() as stack:
             redis = await stack.enter_async_context(open_redis(settings.redis_url))
             runtime = SearchRuntime(

@@ -13,6 +13,7 @@ import time
 
 from prometheus_client import CollectorRegistry
 
+from services.search.app.allocator import retain_freed_memory
 from services.search.app.config import Settings
 from services.search.app.consumer import Projector, make_consumer, writer_thread
 from services.search.app.index import TaskIndex
@@ -69,6 +70,7 @@ async def rebuild(settings: Settings) -> None:
 def main() -> int:
     settings = Settings()
     configure_logging(service="search-rebuild", level=settings.log_level)
+    retain_freed_memory()
     asyncio.run(rebuild(settings))
     return 0
 
