@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import tantivy
 
+from services.search.app.index import KEYS, key
 from shared.events import TaskPriority, TaskStatus
 
 # Title matters most, then tags, then the description (Meilisearch's attribute ranking).
@@ -57,16 +58,18 @@ def word_query(schema: tantivy.Schema, word: str, *, as_prefix: bool) -> tantivy
 
 
 def filter_queries(schema: tantivy.Schema, filters: SearchFilters) -> list[tantivy.Query]:
-    terms = {
-        "owner_id": filters.owner_id,
+    values = {
+        "owner": filters.owner_id,
         "status": filters.status.value if filters.status else None,
         "priority": filters.priority.value if filters.priority else None,
         "tag": filters.tag,
     }
     # Filters decide what matches, not how well: they add nothing to the score.
     return [
-        tantivy.Query.const_score_query(tantivy.Query.term_query(schema, field, value), 0.0)
-        for field, value in terms.items()
+        tantivy.Query.const_score_query(
+            tantivy.Query.term_query(schema, KEYS, key(kind, value)), 0.0
+        )
+        for kind, value in values.items()
         if value is not None
     ]
 

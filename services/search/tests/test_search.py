@@ -76,6 +76,15 @@ def test_filters_narrow_inside_the_engine(index: TaskIndex) -> None:
     assert ids(index, "quarterly", tag="fin") == []
 
 
+def test_a_value_of_one_kind_never_passes_a_filter_of_another(index: TaskIndex) -> None:
+    # Every exact-match value shares one field, prefixed with its kind ("tag:", "owner:").
+    tricky = task_event("tricky", owner_id="bob", title="Tricky", tags=("owner:alice", "done"))
+    apply(index, [tricky])
+    assert ids(index, "tricky") == []
+    assert ids(index, "tricky", owner="bob", status="done") == []
+    assert ids(index, "tricky", owner="bob", tag="owner:alice") == ["tricky"]
+
+
 @pytest.mark.parametrize("q", ["title:x OR *", ".*", "$where", '"quoted"', "[({", "\x00", "*"])
 def test_query_syntax_is_plain_text(index: TaskIndex, q: str) -> None:
     page = run_search(index, owner_id="alice", params=SearchParams(q=q))
