@@ -5,8 +5,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
+from bench.http_client import HTTP_ERRORS, Http
 from shared.identity import IDENTITY_HEADER, Identity, sign_identity
 from tests.integration.harness import System
 
@@ -63,7 +62,7 @@ class User:
 @dataclass
 class Bench:
     system: System
-    http: httpx.AsyncClient
+    http: Http
     sizes: Sizes
     user: User
     work_dir: Path
@@ -91,7 +90,7 @@ class Bench:
         return {IDENTITY_HEADER: signed}
 
 
-async def register(http: httpx.AsyncClient, gateway: str) -> User:
+async def register(http: Http, gateway: str) -> User:
     email = f"bench-{secrets.token_hex(6)}@example.com"
     response = await http.post(
         f"{gateway}/api/v1/auth/register",
@@ -101,12 +100,12 @@ async def register(http: httpx.AsyncClient, gateway: str) -> User:
     return User(email=email, user_id=response.json()["id"])
 
 
-async def login(http: httpx.AsyncClient, gateway: str, email: str) -> str:
+async def login(http: Http, gateway: str, email: str) -> str:
     """An access token; a 5xx (the previous benchmark's load still draining) is retried."""
     body = {"email": email, "password": PASSWORD}
     for _ in range(LOGIN_ATTEMPTS - 1):
         response = await http.post(f"{gateway}/api/v1/auth/login", json=body)
-        if response.status_code < 500:
+        if response.status < 500:
             break
         await asyncio.sleep(LOGIN_RETRY_SECONDS)
     else:
@@ -116,9 +115,7 @@ async def login(http: httpx.AsyncClient, gateway: str, email: str) -> str:
     return token
 
 
-async def create_task(
-    http: httpx.AsyncClient, gateway: str, headers: dict[str, str], *, title: str
-) -> str:
+async def create_task(http: Http, gateway: str, headers: dict[str, str], *, title: str) -> str:
     body = {"title": title, "description": f"bench task {title}", "tags": ["bench"]}
     response = await http.post(f"{gateway}/api/v1/tasks", json=body, headers=headers)
     response.raise_for_status()
@@ -134,7 +131,7 @@ async def warm_up(bench: Bench, gateway: str) -> None:
     """
     for _ in range(20):
         response = await bench.http.get(f"{gateway}/api/v1/auth/me", headers=await bench.bearer())
-        if response.status_code == 200:
+        if response.status == 200:
             return
         await asyncio.sleep(0.25)
     response.raise_for_status()
@@ -147,6 +144,6 @@ async def post_task(bench: Bench, headers: dict[str, str], *, title: str) -> boo
         response = await bench.http.post(
             f"{bench.gateway}/api/v1/tasks", json={"title": title}, headers=headers
         )
-    except httpx.TransportError:
+    except HTTP_ERRORS:
         return False
-    return response.status_code == 201
+    return response.status == 201

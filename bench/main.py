@@ -14,8 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import httpx
-
 from bench import (
     auth_bench,
     gateway_bench,
@@ -27,6 +25,7 @@ from bench import (
     tasks_bench,
 )
 from bench.client import FULL, SMOKE, Bench, Sizes, register, warm_up
+from bench.http_client import open_http
 from bench.kafka import delete_topics
 from bench.profiles import PROFILE_INTRO, profile_missed_goals
 from deploy.local import testrun
@@ -89,10 +88,7 @@ async def run_benchmarks(bench: Bench, only: list[str]) -> Outcome:
 
 
 async def measure(running: System, sizes: Sizes, work_dir: Path, only: list[str]) -> Outcome:
-    # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so a request is never
-    # sent on a connection the server is closing (a spurious ReadError).
-    limits = httpx.Limits(max_connections=200, keepalive_expiry=2.0)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+    async with open_http() as http:
         user = await register(http, running.gateway_url)
         bench = Bench(system=running, http=http, sizes=sizes, user=user, work_dir=work_dir)
         await warm_up(bench, bench.gateway)

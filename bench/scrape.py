@@ -5,17 +5,21 @@ that it keeps working while the services rename things; a figure it cannot find 
 as missing rather than invented.
 """
 
+import asyncio
 import math
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from bench.http_client import Http
+
 Buckets = list[tuple[float, float]]
+SCRAPE_TIMEOUT_SECONDS = 5
 
 
-async def scrape(client: httpx.AsyncClient, base_url: str) -> list[Sample]:
-    response = await client.get(f"{base_url}/metrics", timeout=5)
+async def scrape(client: Http, base_url: str) -> list[Sample]:
+    async with asyncio.timeout(SCRAPE_TIMEOUT_SECONDS):
+        response = await client.get(f"{base_url}/metrics")
     response.raise_for_status()
     return [
         sample

@@ -8,10 +8,9 @@ each round starts a fresh search replica on it; the last replica then serves the
 import asyncio
 import time
 
-import httpx
-
 from bench.client import Bench, warm_up
 from bench.corpus import BACKLOG_MARKER, queries
+from bench.http_client import HTTP_ERRORS
 from bench.kafka import create_topic, produce_backlog
 from bench.scrape import scrape, total_of
 from bench.stats import latency_summary, median_of_rounds
@@ -35,16 +34,16 @@ async def _indexed(bench: Bench, replica: ServiceProcess) -> float:
             params={"q": BACKLOG_MARKER, "limit": 1},
             headers=bench.identity("GET", SEARCH_PATH),
         )
-        return float(response.json()["total"]) if response.status_code == 200 else 0.0
-    except (httpx.HTTPError, ValueError, KeyError):
+        return float(response.json()["total"]) if response.status == 200 else 0.0
+    except (*HTTP_ERRORS, ValueError, KeyError):
         # Not listening or not answering yet: nothing indexed yet.
         return 0.0
 
 
 async def _ready(bench: Bench, replica: ServiceProcess) -> bool:
     try:
-        return (await bench.http.get(replica.url + "/ready")).status_code == 200
-    except httpx.HTTPError:
+        return (await bench.http.get(replica.url + "/ready")).status == 200
+    except HTTP_ERRORS:
         return False
 
 

@@ -10,9 +10,8 @@ import contextlib
 import secrets
 import time
 
-import httpx
-
 from bench.client import Bench, create_task
+from bench.http_client import HTTP_ERRORS
 from bench.kafka import TopicWatcher
 from bench.load import paced
 from bench.scrape import Buckets, histogram_buckets, scrape
@@ -42,7 +41,7 @@ async def _found(bench: Bench, word: str, task_id: str) -> bool:
 async def _searchable_after(bench: Bench, word: str, task_id: str, acked: float) -> float | None:
     """Seconds from the write's acknowledgement until search finds it; None if it never does."""
     while time.time() - acked < GIVE_UP_AFTER_S:
-        with contextlib.suppress(httpx.HTTPError):  # A failed poll is just one more poll.
+        with contextlib.suppress(*HTTP_ERRORS):  # A failed poll is just one more poll.
             if await _found(bench, word, task_id):
                 return time.time() - acked
         await asyncio.sleep(POLL_INTERVAL_S)
@@ -73,7 +72,7 @@ async def _stream(bench: Bench, watcher: TopicWatcher) -> dict[str, float]:
         word = f"zq{secrets.token_hex(6)}"
         try:
             task_id = await create_task(bench.http, bench.gateway, headers, title=f"stream {word}")
-        except httpx.HTTPError:
+        except HTTP_ERRORS:
             # Counted, not fatal: an overloaded system's 503/504s are a finding too.
             failed.append(number)
             return
