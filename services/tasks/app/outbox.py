@@ -27,6 +27,8 @@ from shared.metrics import LATENCY_BUCKETS
 log = logging.getLogger("taskstream.tasks.outbox")
 SWEEP_BATCH = 1000
 STORE_CONCURRENCY = 16
+# Published batches whose documents are being cleared while the relay goes on.
+MAX_CLEARING_BATCHES = 4
 T = TypeVar("T")
 RETRY_BACKOFF_SECONDS = 0.5
 CLOSE_TIMEOUT_SECONDS = 2.0
@@ -105,6 +107,8 @@ class OutboxRelay:
         self._settings = settings
         self._metrics = OutboxMetrics(registry)
         self._queue = OutboxQueue()
+        # Task id -> the background clear of its published events, while it runs.
+        self._clearing: dict[str, asyncio.Task[None]] = {}
 
     def notify(self, task_id: str, event: Document | None) -> None:
         """A write stored ``event`` for ``task_id``: publish it now, not at the next sweep.
@@ -124,7 +128,9 @@ class OutboxRelay:
                 finally:
                     await self._close(producer)
         finally:
-            sweeper.cancel()
+            # Events whose clearing is cut short stay pending: the sweeper publishes them again.
+            for task in (sweeper, *self._clearing.values()):
+                task.cancel()
 
     async def _relay_until_kafka_fails(self, producer: AIOKafkaProducer) -> None:
         """Publish whatever is queued; return when Kafka refuses, to start a fresh producer.
@@ -136,7 +142,7 @@ class OutboxRelay:
             await self._queue.ready.wait()
             batch = self._queue.take()
             try:
-                await self.publish_pending(producer, batch)
+                published = await self.publish_pending(producer, batch)
             except (PublishFailed, PyMongoError) as exc:
                 log.warning("outbox publish failed, will retry", extra={"error": repr(exc)})
                 # Some of the batch may be out already: the stored outboxes say what is not.
@@ -144,6 +150,39 @@ class OutboxRelay:
                 await asyncio.sleep(RETRY_BACKOFF_SECONDS)
                 if isinstance(exc, PublishFailed):
                     return
+            else:
+                await self._clear_in_background(published)
+
+    async def _clear_in_background(self, docs: list[Document]) -> None:
+        """Clear published events off the relay's path: the next batch goes out while these
+        documents are updated (under 100 writes/s the clearing took longer than the publish
+        and every event queued behind it). Past ``MAX_CLEARING_BATCHES`` the relay waits."""
+        while len(running := set(self._clearing.values())) >= MAX_CLEARING_BATCHES:
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        clear = asyncio.create_task(self._clear_published(docs), name="outbox-clear")
+        task_ids = [doc["_id"] for doc in docs]
+        self._clearing.update(dict.fromkeys(task_ids, clear))
+        clear.add_done_callback(lambda done: self._forget_clear(task_ids, done))
+
+    def _forget_clear(self, task_ids: list[str], done: "asyncio.Task[None]") -> None:
+        for task_id in task_ids:
+            if self._clearing.get(task_id) is done:
+                del self._clearing[task_id]
+
+    async def _cleared(self, task_ids: Iterable[str]) -> None:
+        """Wait for the clears in flight of these tasks: read back before, their stored
+        outboxes would still list events already out, and those would go out twice."""
+        running = {self._clearing[task_id] for task_id in task_ids if task_id in self._clearing}
+        if running:
+            await asyncio.wait(running)
+
+    async def _clear_published(self, docs: list[Document]) -> None:
+        try:
+            await gather_bounded([self._acknowledge(doc) for doc in docs])
+        except PyMongoError as exc:
+            log.warning("clearing published events failed, will retry", extra={"error": repr(exc)})
+            # Published but still pending: read back and published again (consumers dedupe).
+            self._queue.reread(doc["_id"] for doc in docs)
 
     async def _close(self, producer: AIOKafkaProducer) -> None:
         # Stopping flushes what is still buffered; with Kafka gone that would wait for every
@@ -157,16 +196,17 @@ class OutboxRelay:
         except (KafkaError, OSError) as exc:
             log.warning("kafka producer did not close cleanly", extra={"error": repr(exc)})
 
-    async def publish_pending(self, producer: AIOKafkaProducer, batch: Queue) -> None:
-        """Publish and clear the pending events of these tasks; on failure raise, and the
-        caller re-queues the whole batch (what was already cleared is simply not found).
+    async def publish_pending(self, producer: AIOKafkaProducer, batch: Queue) -> list[Document]:
+        """Publish the pending events of these tasks and return the documents they came from,
+        for clearing; on failure raise, and the caller re-queues the whole batch.
 
-        Reads, sends and acknowledgements each run for the whole batch at once, so a burst
-        of writes costs three round trips, not three per task.
+        Reads and sends each run for the whole batch at once, so a burst of writes costs
+        two round trips, not two per task.
         """
         handed = [
             {"_id": task, "pending_events": events} for task, events in batch.items() if events
         ]
+        await self._cleared(task_id for task_id, events in batch.items() if events is None)
         # One lookup by id each: FerretDB pushes ``_id`` equality down to SQLite, not ``$in``.
         lookups = [
             self._tasks.find_one({"_id": task_id}, OUTBOX_PROJECTION)
@@ -177,7 +217,7 @@ class OutboxRelay:
         docs = handed + stored
         if docs:
             await self._publish(producer, docs)
-            await gather_bounded([self._acknowledge(doc) for doc in docs])
+        return docs
 
     async def _publish(self, producer: AIOKafkaProducer, docs: list[Document]) -> None:
         events = [
