@@ -12,8 +12,13 @@ from typing import Any
 from aiokafka.client import AIOKafkaClient
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 MongoClient = AsyncMongoClient[dict[str, Any]]
+
+REDIS_RETRIES = 2
 
 
 @asynccontextmanager
@@ -52,6 +57,11 @@ async def open_redis(url: str, *, timeout_s: float = 1.0) -> AsyncIterator["Redi
         socket_timeout=timeout_s,
         health_check_interval=15,
         decode_responses=False,
+        # After a Redis restart every pooled connection is dead, and without this the first
+        # command on each one fails ("Connection closed by server"): retry it at once on a
+        # fresh connection. Sent on a connection the restart killed, it never reached Redis.
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), REDIS_RETRIES),
+        retry_on_error=[RedisConnectionError],
     )
     try:
         yield client

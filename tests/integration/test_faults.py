@@ -82,6 +82,24 @@ async def redis_back(client: httpx.AsyncClient, account: Account) -> None:
     await eventually(logs_in, within=REDIS_RECOVERY_S, interval=0.5)
 
 
+async def test_a_redis_restart_fails_no_request_after_it(client: httpx.AsyncClient) -> None:
+    """A restart kills every pooled Redis connection of every service; the first command on
+    each must be retried on a fresh connection, not turned into a 503."""
+    account = await new_account(client)
+    await in_thread(stack_command, "down", "redis")
+    await in_thread(stack_command, "up", "redis")  # returns once Redis answers
+    credentials = {"email": account.email, "password": account.password}
+    responses = await asyncio.gather(
+        client.post("/api/v1/auth/login", json=credentials),  # auth's throttle
+        *(client.get("/api/v1/tasks", headers=account.headers) for _ in range(4)),  # gateway
+        client.get("/api/v1/tasks/stats", headers=account.headers),  # tasks' cache
+        client.get("/api/v1/search", params={"q": "restart"}, headers=account.headers),
+    )
+    assert [r.status_code for r in responses] == [200] * len(responses), [
+        r.text[:200] for r in responses
+    ]
+
+
 async def test_redis_outage_refuses_a_token_revoked_before_it(client: httpx.AsyncClient) -> None:
     # Revoked before the outage but never shown to the gateway since: only Redis knows.
     leaver = await new_account(client)
