@@ -18,7 +18,7 @@ from bench.scrape import Buckets, histogram_buckets, scrape
 from bench.stats import histogram_quantile, median_of_rounds, percentile, subtract_buckets
 
 WRITES_PER_S = 100
-# Polling search after every write would load it more than the writes do; one in four is
+# Polling search after every write would load it more than the writes do; one in ten is
 # plenty of samples and keeps the poller's load small.
 POLL_EVERY = 10
 POLL_INTERVAL_S = 0.005
