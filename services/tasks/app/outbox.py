@@ -151,7 +151,8 @@ class OutboxRelay:
                 if isinstance(exc, PublishFailed):
                     return
             else:
-                await self._clear_in_background(published)
+                if published:
+                    await self._clear_in_background(published)
 
     async def _clear_in_background(self, docs: list[Document]) -> None:
         """Clear published events off the relay's path: the next batch goes out while these
