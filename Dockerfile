@@ -1,6 +1,25 @@
 # One image for all four services; SERVICE picks which one runs (see docs/operations.md).
 # Build from the repository root:  docker build -t taskstream .
 
+# --- tantivy: tantivy-py built with deploy/local/tantivy/merge-policy.patch (why: see the patch) ---
+FROM rust:1.95-slim-bookworm AS tantivy
+
+# The sdist's rust-toolchain.toml asks for "stable"; build with the image's own toolchain.
+ENV RUSTUP_TOOLCHAIN=1.95.0
+
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git python3-venv \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /build
+COPY deploy/local/tantivy/ ./
+RUN python3 -m venv /opt/pip \
+    && /opt/pip/bin/pip download --no-cache-dir --no-binary :all: --no-deps tantivy==0.27.0 \
+    && sha256sum --check sdist.sha256 \
+    && tar xzf tantivy-0.27.0.tar.gz \
+    && git -C tantivy-0.27.0 apply -p1 ../merge-policy.patch \
+    && /opt/pip/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels ./tantivy-0.27.0
+
 # --- build: dependencies into a self-contained virtualenv, sources byte-compiled ---
 FROM python:3.11-slim-bookworm AS build
 
@@ -16,6 +35,8 @@ COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
     && pip install --requirement requirements.txt \
     && rm pyproject.toml requirements.txt
+COPY --from=tantivy /wheels /wheels
+RUN pip install --no-deps --force-reinstall /wheels/tantivy-*.whl && rm -r /wheels
 
 # Sources are run from /app (not installed) so data files such as auth's password list come along.
 COPY shared ./shared

@@ -10,11 +10,12 @@ export PIP_CACHE_DIR := $(CACHE_DIR)/pip
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(wildcard deploy/local/tantivy/*)
 	@echo "==> python venv in $(VENV) (pip cache $(PIP_CACHE_DIR))"
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
 	@$(PY) -m pip install --quiet -e '.[dev]'
+	@$(STACK) install-tantivy
 	@touch $@
 
 infra: venv

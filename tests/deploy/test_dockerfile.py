@@ -11,10 +11,12 @@ def stages() -> list[str]:
     return re.split(r"(?m)^(?=FROM )", DOCKERFILE)[1:]
 
 
-def test_every_stage_uses_the_same_pinned_slim_python() -> None:
+def test_every_stage_uses_a_pinned_slim_bookworm_base_and_python_the_same_one() -> None:
     bases = {stage.split()[1] for stage in stages()}
 
-    assert bases == {"python:3.11-slim-bookworm"}
+    assert all(re.fullmatch(r"[a-z]+:[0-9.]+-slim-bookworm", base) for base in bases)
+    assert {base for base in bases if base.startswith("python")} == {"python:3.11-slim-bookworm"}
+    assert stages()[-1].split()[1] == "python:3.11-slim-bookworm"
     assert len(stages()) >= 2
 
 

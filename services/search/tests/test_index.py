@@ -1,10 +1,11 @@
 """The index applies events by version, keeps tombstones and commits offsets with its data."""
 
+import json
 from pathlib import Path
 
 import pytest
 
-from services.search.app.index import TaskIndex, UnreadableIndex
+from services.search.app.index import TaskIndex, UnreadableIndex, keep_merges_small
 from services.search.tests.factories import task_event
 from shared.events import TaskEventType
 
@@ -64,3 +65,34 @@ def test_an_index_for_another_topic_or_a_missing_one_is_unreadable(
         TaskIndex.open(tmp_path / "index-1", topic="other", heap_bytes=HEAP)
     with pytest.raises(UnreadableIndex):
         TaskIndex.open(tmp_path / "nothing-here", topic="events", heap_bytes=HEAP)
+
+
+def segment_sizes(path: Path) -> list[int]:
+    """Documents per segment (deleted ones included), from tantivy's meta.json."""
+    meta = json.loads((path / "meta.json").read_text())
+    return sorted(segment["max_doc"] for segment in meta["segments"])
+
+
+def test_small_segments_merge_with_each_other_not_into_a_bigger_one(
+    index: TaskIndex, tmp_path: Path
+) -> None:
+    for offset in range(300):
+        index.stage(partition=0, offset=offset, event=task_event(f"bulk{offset}"))
+    index.commit()
+    for offset in range(300, 308):
+        index.stage(partition=0, offset=offset, event=task_event(f"live{offset}"))
+        index.commit()
+    index.close()  # waits for the merges in flight
+    sizes = segment_sizes(tmp_path / "index-1")
+    # 300 tasks and that commit's meta document, untouched: tantivy's default policy would
+    # have merged them with the eight small ones (all of them below its 10,000 floor).
+    assert 301 in sizes
+    assert len(sizes) < 9
+
+
+def test_a_tantivy_build_without_the_merge_policy_patch_still_indexes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    keep_merges_small(object())  # type: ignore[arg-type]  # a writer lacking the method
+
+    assert "cannot set a merge policy" in caplog.text

@@ -1,0 +1,93 @@
+"""tantivy-py with our merge-policy patch, built once per machine into the cache.
+
+The search service commits once per event; with tantivy's default merge policy that re-merges
+the whole small end of the index every seven commits (see ``tantivy/merge-policy.patch``).
+``make venv`` installs the stock wheel from PyPI with everything else, then this replaces it
+with the patched build of the very same version.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tarfile
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+
+from deploy.local._stack_install import StackError, _build_once, _run, require, say
+
+TANTIVY_VERSION = "0.27.0"
+TANTIVY_PATCH = Path(__file__).with_name("tantivy") / "merge-policy.patch"
+# The sdist on PyPI the patch is written against (sha256sum format, the Dockerfile checks it
+# too); any other source is refused.
+TANTIVY_SDIST_CHECKSUM = TANTIVY_PATCH.with_name("sdist.sha256")
+
+
+def tantivy_wheel_dir(cache: Path) -> Path:
+    # The patch's hash names the build, so an edited patch is never served an old wheel.
+    digest = hashlib.sha256(TANTIVY_PATCH.read_bytes()).hexdigest()[:8]
+    return cache / f"tantivy-{TANTIVY_VERSION}-merge-{digest}"
+
+
+def installed_from(wheel: Path) -> bool:
+    """Whether this interpreter's tantivy was installed from exactly this wheel file."""
+    try:
+        direct_url = metadata.distribution("tantivy").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return False
+    return direct_url is not None and json.loads(direct_url).get("url") == wheel.as_uri()
+
+
+def install_tantivy(cache: Path) -> str:
+    """Build the patched wheel if the cache lacks it; install it here unless it already is."""
+    wheel_dir = _build_once(
+        tantivy_wheel_dir(cache),
+        f"==> search: building tantivy-py {TANTIVY_VERSION} with our merge-policy patch"
+        " (first run, ~3 min)",
+        partial(_build_wheel, cache),
+    )
+    wheel = next(wheel_dir.glob("tantivy-*.whl"))
+    if not installed_from(wheel):
+        pip_install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+        _run(
+            [*pip_install, "--force-reinstall", str(wheel)],
+            log=wheel_dir / "install.log",
+            cwd=wheel_dir,
+        )
+    return f"tantivy: {wheel.name} (patched) installed in {sys.prefix}"
+
+
+def _build_wheel(cache: Path, out: Path) -> None:
+    require("cargo", "Rust 1.80+ (https://rustup.rs)")
+    git = require("git", "git (Debian package git)")
+    log = out / "build.log"
+    say(f"    pip download tantivy=={TANTIVY_VERSION} (source distribution)")
+    pip = [sys.executable, "-m", "pip"]
+    download = ["download", "--no-binary", ":all:", "--no-deps", "--dest", str(out)]
+    _run([*pip, *download, f"tantivy=={TANTIVY_VERSION}"], log=log, cwd=out)
+    expected, name = TANTIVY_SDIST_CHECKSUM.read_text().split()
+    sdist = out / name
+    if hashlib.sha256(sdist.read_bytes()).hexdigest() != expected:
+        raise StackError(f"{name} from the index does not match {TANTIVY_SDIST_CHECKSUM.name}")
+    with tarfile.open(sdist) as archive:
+        archive.extractall(out, filter="data")
+    source = out / f"tantivy-{TANTIVY_VERSION}"
+    _run([git, "apply", "-p1", str(TANTIVY_PATCH)], log=log, cwd=source)
+    say("    pip wheel: maturin compiles tantivy and ~150 crates (release build)")
+    # Crates are downloaded into the taskstream cache; the build tree is thrown away after.
+    env = {
+        **os.environ,
+        "CARGO_HOME": str(cache / "cargo"),
+        "CARGO_TARGET_DIR": str(out / "target"),
+    }
+    _run(
+        [*pip, "wheel", "--no-deps", "--wheel-dir", str(out), str(source)],
+        log=log,
+        cwd=out,
+        env=env,
+    )
+    for leftover in (source, out / "target"):
+        shutil.rmtree(leftover)
+    sdist.unlink()
