@@ -18,9 +18,9 @@ class Settings(ServiceSettings):
     # Where the index directories themselves live; default: tmpfs (see ``layout``). A disk
     # path here keeps the index across reboots at the price of slower commits.
     index_storage_dir: Path | None = None
-    # Live, staged changes are committed as soon as the consumer has caught up, and wait at
-    # most this long while events keep arriving. Replaying a backlog, commits are by count:
-    # each tantivy commit costs tens of milliseconds, so big ones replay several times faster.
+    # Live, the events of every poll are committed at once. Replaying a backlog, a commit waits
+    # until a poll finds nothing new for this long or ``commit_max_events`` are staged: each
+    # tantivy commit costs milliseconds, so big ones replay several times faster.
     commit_interval_ms: int = Field(default=30, ge=1, le=10_000)
     commit_max_events: int = Field(default=10_000, ge=1, le=100_000)
     writer_heap_bytes: int = Field(default=32_000_000, ge=15_000_000)

@@ -72,7 +72,6 @@ class Projector:
         self.metrics = metrics
         self.invalidator = invalidator
         self.live = False
-        self._first_staged_at = 0.0
         # Kafka timestamps of the staged changes: our own share of the event's journey.
         self._record_times: list[float] = []
 
@@ -83,8 +82,7 @@ class Projector:
         await self.sync_partitions()
         next_watch = time.monotonic()
         while True:
-            received = await self.poll_once()
-            await self.commit_if_due(caught_up=received == 0)
+            received = await self.project_once()
             if received == 0 and not self.index.staged_records and not self.live:
                 self.live = True
                 on_caught_up()
@@ -98,8 +96,7 @@ class Projector:
         """Project until every partition is read and committed up to ``end_offsets``."""
         await self.sync_partitions()
         while True:
-            received = await self.poll_once()
-            await self.commit_if_due(caught_up=received == 0)
+            await self.project_once()
             if not self.index.staged_records and await self.reached(end_offsets):
                 return
 
@@ -128,7 +125,9 @@ class Projector:
             log.info("assigned partitions", extra={"partitions": sorted(found)})
         self.update_lag()
 
-    async def poll_once(self) -> int:
+    async def project_once(self) -> int:
+        """One poll. What it brings is staged, and committed in the same writer call when a
+        commit is due: every hand-over between the loop and the writer thread costs time."""
         staged = self.index.staged_records
         if not self.consumer.assignment():
             await asyncio.sleep(self.settings.watch_interval_ms / 1000)
@@ -138,10 +137,15 @@ class Projector:
             max_records=self.settings.commit_max_events - staged,
         )
         records = [record for partition in batch.values() for record in partition]
-        if records:
-            if not staged:
-                self._first_staged_at = time.monotonic()
+        if self.commit_due(staged=staged + len(records), received=len(records)):
+            result = await self.in_writer_thread(self.stage_and_commit, records)
+            await self.invalidate(result.owners)
+            self.observe_visibility(result)
+            self.update_lag()
+        elif records:
             await self.in_writer_thread(self.stage, records)
+        elif self.invalidator is not None and self.invalidator.pending:
+            await self.invalidate(())
         return len(records)
 
     async def in_writer_thread(self, function: Callable[..., T], *args: object) -> T:
@@ -150,11 +154,15 @@ class Projector:
         return await asyncio.get_running_loop().run_in_executor(self.writer, function, *args)
 
     def poll_timeout_ms(self, staged: int) -> int:
+        # Replaying, wait for the next fetch before committing, so commits stay large and few.
+        return self.settings.commit_interval_ms if staged else self.settings.watch_interval_ms
+
+    def commit_due(self, *, staged: int, received: int) -> bool:
+        """Live, whatever a poll brings is committed at once; replaying, commits wait until the
+        consumer has caught up or holds ``commit_max_events``."""
         if not staged:
-            return self.settings.watch_interval_ms
-        # Live, a commit is waiting: take only what is already fetched. Replaying, wait for
-        # the next fetch instead, so that commits stay large and few.
-        return 0 if self.live else self.settings.commit_interval_ms
+            return False
+        return self.live or received == 0 or staged >= self.settings.commit_max_events
 
     def stage(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         for record in records:
@@ -168,24 +176,12 @@ class Projector:
             else:
                 self.metrics.skipped.labels("stale" if event else "unreadable").inc()
 
-    async def commit_if_due(self, *, caught_up: bool) -> None:
-        staged = self.index.staged_records
-        if not staged:
-            if self.invalidator is not None and self.invalidator.pending:
-                await self.invalidate(())
-            return
-        waited_ms = (time.monotonic() - self._first_staged_at) * 1000
-        overdue = self.live and waited_ms >= self.settings.commit_interval_ms
-        if caught_up or overdue or staged >= self.settings.commit_max_events:
-            await self.commit()
-
-    async def commit(self) -> None:
+    def stage_and_commit(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> CommitResult:
+        self.stage(records)
         started = time.perf_counter()
-        result = await self.in_writer_thread(self.index.commit)
+        result = self.index.commit()
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
-        await self.invalidate(result.owners)
-        self.observe_visibility(result)
-        self.update_lag()
+        return result
 
     async def invalidate(self, owners: Iterable[str]) -> None:
         if self.invalidator is not None and not await self.invalidator.bump(owners):
