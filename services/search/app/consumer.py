@@ -78,7 +78,7 @@ class Projector:
     async def run(self, *, on_caught_up: Callable[[], None]) -> None:
         """Project until ``current`` names another index (a rebuild was swapped in)."""
         # A crash between the last commit and its bump would leave stale caches behind.
-        await self.invalidate(self.index.last_commit_owners)
+        self.invalidate(self.index.last_commit_owners)
         await self.sync_partitions()
         next_watch = time.monotonic()
         while True:
@@ -139,13 +139,11 @@ class Projector:
         records = [record for partition in batch.values() for record in partition]
         if self.commit_due(staged=staged + len(records), received=len(records)):
             result = await self.in_writer_thread(self.stage_and_commit, records)
-            await self.invalidate(result.owners)
+            self.invalidate(result.owners)
             self.observe_visibility(result)
             self.update_lag()
         elif records:
             await self.in_writer_thread(self.stage, records)
-        elif self.invalidator is not None and self.invalidator.pending:
-            await self.invalidate(())
         return len(records)
 
     async def in_writer_thread(self, function: Callable[..., T], *args: object) -> T:
@@ -183,9 +181,9 @@ class Projector:
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         return result
 
-    async def invalidate(self, owners: Iterable[str]) -> None:
-        if self.invalidator is not None and not await self.invalidator.bump(owners):
-            self.metrics.invalidation_failures.inc()
+    def invalidate(self, owners: Iterable[str]) -> None:
+        if self.invalidator is not None:
+            self.invalidator.invalidate(owners)
 
     def observe_visibility(self, result: CommitResult) -> None:
         record_times, self._record_times = self._record_times, []

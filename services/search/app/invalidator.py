@@ -1,7 +1,8 @@
 """Drops users' cached searches and task stats by bumping their cache version in Redis."""
 
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -9,21 +10,38 @@ from redis.exceptions import RedisError
 from shared.redis_keys import cache_version
 
 log = logging.getLogger("taskstream.search.invalidator")
+RETRY_SECONDS = 0.5
 
 
 class CacheInvalidator:
-    """Called only after a commit is visible to readers: an earlier bump would let a search
-    on the old index be cached under the new version."""
+    """Told only after a commit is visible to readers: an earlier bump would let a search on
+    the old index be cached under the new version. Bumps run on a task of their own (``run``),
+    so the next commit never waits for Redis; users whose bump failed stay pending and are
+    retried shortly."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, on_failure: Callable[[], None] = lambda: None) -> None:
         self._redis = redis
+        self._on_failure = on_failure
         self._pending: set[str] = set()
+        self._wake = asyncio.Event()
 
-    async def bump(self, owners: Iterable[str]) -> bool:
-        """INCR every owner's version; owners whose bump failed are retried on the next call."""
+    def invalidate(self, owners: Iterable[str]) -> None:
+        """Schedule a bump of these users' cache versions; returns at once."""
         self._pending.update(owners)
-        if not self._pending:
-            return True
+        if self._pending:
+            self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not await self.bump_pending():
+                self._on_failure()
+                await asyncio.sleep(RETRY_SECONDS)
+                self._wake.set()
+
+    async def bump_pending(self) -> bool:
+        """INCR every pending user's version; False (and still pending) if Redis failed."""
         users = sorted(self._pending)
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
@@ -31,11 +49,7 @@ class CacheInvalidator:
                     pipe.incr(cache_version(user_id))
                 await pipe.execute()
         except (RedisError, OSError):
-            log.warning("cache invalidation failed; retrying after the next commit")
+            log.warning("cache invalidation failed; retrying in %.1f s", RETRY_SECONDS)
             return False
         self._pending.difference_update(users)
         return True
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._pending)

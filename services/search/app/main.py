@@ -26,10 +26,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         retain_freed_memory()
         async with AsyncExitStack() as stack:
             redis = await stack.enter_async_context(open_redis(settings.redis_url))
+            metrics = ProjectionMetrics(app.state.metrics.registry)
+            invalidator = CacheInvalidator(redis, on_failure=metrics.invalidation_failures.inc)
+            run_in_background(stack, invalidator.run())
             runtime = SearchRuntime(
                 settings=settings,
-                metrics=ProjectionMetrics(app.state.metrics.registry),
-                invalidator=CacheInvalidator(redis),
+                metrics=metrics,
+                invalidator=invalidator,
                 # Shut down (after the projection below is cancelled) when the app stops.
                 writer=stack.enter_context(writer_thread()),
             )

@@ -45,6 +45,6 @@ class ProjectionMetrics:
         )
         self.invalidation_failures = Counter(
             "search_cache_invalidation_failures",
-            "Cache version bumps that failed and wait for the next commit.",
+            "Cache version bumps that failed (retried until Redis answers).",
             registry=registry,
         )
