@@ -33,8 +33,9 @@ def stats_cache(user_id: str, version: int) -> str:
     return f"user:{{{user_id}}}:stats:v{version}"
 
 
-def search_cache(user_id: str, version: int, query_digest: str) -> str:
-    return f"user:{{{user_id}}}:search:v{version}:{query_digest}"
+def search_cache(user_id: str, query_digest: str) -> str:
+    """One query's cached page, stored with the cache version it was searched under."""
+    return f"user:{{{user_id}}}:search:{query_digest}"
 
 
 def rate_limit(subject: str) -> str:

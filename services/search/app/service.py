@@ -48,41 +48,38 @@ def params_digest(params: SearchParams) -> str:
     return hashlib.sha256(orjson.dumps(params.model_dump(mode="json"))).hexdigest()[:32]
 
 
-async def cached_key(redis: Redis, *, owner_id: str, params: SearchParams) -> str | None:
-    """The cache key under the user's current version, read BEFORE searching: a commit that
-    lands meanwhile bumps the version, so a result it made stale is never served again."""
-    try:
-        version = int(await redis.get(cache_version(owner_id)) or 0)
-    except RedisError:
-        log.warning("search cache unavailable; answering from the index")
-        return None
-    return search_cache(owner_id, version, params_digest(params))
-
-
 async def search_tasks(
     *, index: TaskIndex, redis: Redis, owner_id: str, params: SearchParams, ttl_seconds: int
 ) -> Page:
-    key = await cached_key(redis, owner_id=owner_id, params=params)
-    if key is not None:
-        cached = await read_cache(redis, key)
-        if cached is not None:
-            return cached
+    key = search_cache(owner_id, params_digest(params))
+    version, cached = await read_cache(redis, owner_id=owner_id, key=key)
+    if cached is not None:
+        return cached
     page = await asyncio.to_thread(run_search, index, owner_id=owner_id, params=params)
-    if key is not None:
-        await write_cache(redis, key, page, ttl_seconds)
+    if version is not None:
+        await write_cache(redis, key, {"version": version, "page": page}, ttl_seconds)
     return page
 
 
-async def read_cache(redis: Redis, key: str) -> Page | None:
+async def read_cache(redis: Redis, *, owner_id: str, key: str) -> tuple[int | None, Page | None]:
+    """The user's cache version and the page cached under that very version, in one round
+    trip, read BEFORE searching: a commit that lands meanwhile bumps the version, so a result
+    it made stale is never served again. (None, None) when Redis is unavailable."""
     try:
-        cached = await redis.get(key)
+        current, entry = await redis.mget(cache_version(owner_id), key)
     except RedisError:
-        return None
-    return orjson.loads(cached) if cached else None
+        log.warning("search cache unavailable; answering from the index")
+        return None, None
+    version = int(current or 0)
+    cached = orjson.loads(entry) if entry else None
+    if cached is None or cached["version"] != version:
+        return version, None
+    page: Page = cached["page"]
+    return version, page
 
 
-async def write_cache(redis: Redis, key: str, page: Page, ttl_seconds: int) -> None:
+async def write_cache(redis: Redis, key: str, entry: Page, ttl_seconds: int) -> None:
     try:
-        await redis.set(key, orjson.dumps(page), ex=ttl_seconds)
+        await redis.set(key, orjson.dumps(entry), ex=ttl_seconds)
     except RedisError:
         log.warning("could not cache a search result")
