@@ -135,11 +135,15 @@ async def run(bench: Bench) -> dict[str, object]:
         for start in range(WARM_UP_QUERIES, len(asked), per_round)
     ]
     assert replica.process is not None
+    peak_rss = peak_rss_mib(replica.process.pid)
+    # The benchmarks after this one measure the system as the others left it.
+    gateway.stop()
+    replica.stop()
     return {
         **median_of_rounds(index_rounds),
         **median_of_rounds(query_rounds),
         "search_tasks_indexed": float(count),
-        "search_peak_rss_mib": peak_rss_mib(replica.process.pid),
+        "search_peak_rss_mib": peak_rss,
         "backlog_produce_events_per_s": count / produce_s,
         "raw": {"index_rounds": index_rounds, "query_rounds": query_rounds},
     }
