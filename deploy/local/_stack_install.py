@@ -46,7 +46,9 @@ def require(program: str, hint: str) -> str:
     return found
 
 
-def _run(argv: Sequence[str], *, log: Path, cwd: Path, env: Mapping[str, str] | None = None) -> str:
+def run_step(
+    argv: Sequence[str], *, log: Path, cwd: Path, env: Mapping[str, str] | None = None
+) -> str:
     """Run one build step; its output goes to `log`, and its tail into the error if it fails."""
     result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     with log.open("a") as out:
@@ -57,7 +59,7 @@ def _run(argv: Sequence[str], *, log: Path, cwd: Path, env: Mapping[str, str] | 
     return result.stdout
 
 
-def _build_once(final: Path, announce: str, build: Callable[[Path], None]) -> Path:
+def build_once(final: Path, announce: str, build: Callable[[Path], None]) -> Path:
     if final.exists():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +85,7 @@ def _kafka_home(cache: Path) -> Path:
 
 
 def install_kafka(cache: Path) -> Path:
-    return _build_once(
+    return build_once(
         _kafka_home(cache),
         f"==> kafka: resolving Apache Kafka {KAFKA_VERSION} jars from Maven Central"
         " (first run, ~1 min)",
@@ -102,14 +104,14 @@ def _resolve_kafka_jars(cache: Path, out: Path) -> None:
         f"-DoutputDirectory={out / 'libs'}",
     ]
     log = out / "build.log"
-    _run(
+    run_step(
         [mvn, "-B", "-q", "-f", str(pom), *mvn_args, "dependency:copy-dependencies"],
         log=log,
         cwd=out,
     )
     pom.unlink()
     say("    checking the classpath loads Kafka and its log4j binding")
-    _run(
+    run_step(
         [java, "-cp", f"{out / 'libs'}/*", "kafka.tools.StorageTool", "random-uuid"],
         log=log,
         cwd=out,
@@ -131,7 +133,7 @@ def _go_env(cache: Path) -> dict[str, str]:
 
 def install_ferretdb(cache: Path) -> Path:
     digest = hashlib.sha256(FERRETDB_PATCH.read_bytes()).hexdigest()[:8]
-    home = _build_once(
+    home = build_once(
         cache / f"ferretdb-{FERRETDB_VERSION}-pushdown-{digest}",
         f"==> mongo: building FerretDB {FERRETDB_VERSION} from its Go module (first run, ~2 min)",
         partial(_build_ferretdb, cache),
@@ -144,17 +146,17 @@ def _build_ferretdb(cache: Path, out: Path) -> None:
     env, log = _go_env(cache), out / "build.log"
     say(f"    go mod download {FERRETDB_MODULE}@{FERRETDB_VERSION}")
     module = f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"
-    info = json.loads(_run([go, "mod", "download", "-json", module], log=log, cwd=out, env=env))
+    info = json.loads(run_step([go, "mod", "download", "-json", module], log=log, cwd=out, env=env))
     src = out / "src"
     shutil.copytree(info["Dir"], src)
     # The module zip lacks this generated file, and without it the binary panics at start
     # (FerretDB issue #2982), so `go install` of the module cannot work.
     (src / "build" / "version" / "version.txt").write_text(f"{FERRETDB_VERSION}\n")
     git = require("git", "git (Debian package git)")
-    _run([git, "apply", "-p1", str(FERRETDB_PATCH)], log=log, cwd=src)
+    run_step([git, "apply", "-p1", str(FERRETDB_PATCH)], log=log, cwd=src)
     say("    go build ./cmd/ferretdb (compiles ~300 packages)")
     binary = out / "ferretdb"
-    _run([go, "build", "-o", str(binary), "./cmd/ferretdb"], log=log, cwd=src, env=env)
+    run_step([go, "build", "-o", str(binary), "./cmd/ferretdb"], log=log, cwd=src, env=env)
     shutil.rmtree(src)
     _smoke_test_ferretdb(binary, out / "smoke")
 
@@ -213,12 +215,12 @@ def apt_install(label: str, packages: Sequence[str], cache: Path) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     log = cache / "apt.log"
     try:
-        _run(install, log=log, cwd=cache, env=env)
+        run_step(install, log=log, cwd=cache, env=env)
     except StackError:
         # Stale or missing package lists are the usual cause; refresh once, then retry.
         say("    install failed; running apt-get update and retrying")
-        _run([*sudo, "apt-get", "update"], log=log, cwd=cache, env=env)
-        _run(install, log=log, cwd=cache, env=env)
+        run_step([*sudo, "apt-get", "update"], log=log, cwd=cache, env=env)
+        run_step(install, log=log, cwd=cache, env=env)
     say(f"    done in {time.monotonic() - started:.0f} s")
 
 

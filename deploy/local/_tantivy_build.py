@@ -16,7 +16,7 @@ from functools import partial
 from importlib import metadata
 from pathlib import Path
 
-from deploy.local._stack_install import StackError, _build_once, _run, require, say
+from deploy.local._stack_install import StackError, build_once, require, run_step, say
 
 TANTIVY_VERSION = "0.27.0"
 TANTIVY_PATCH = Path(__file__).with_name("tantivy") / "merge-policy.patch"
@@ -42,7 +42,7 @@ def installed_from(wheel: Path) -> bool:
 
 def install_tantivy(cache: Path) -> str:
     """Build the patched wheel if the cache lacks it; install it here unless it already is."""
-    wheel_dir = _build_once(
+    wheel_dir = build_once(
         tantivy_wheel_dir(cache),
         f"==> search: building tantivy-py {TANTIVY_VERSION} with our merge-policy patch"
         " (first run, ~3 min)",
@@ -51,7 +51,7 @@ def install_tantivy(cache: Path) -> str:
     wheel = next(wheel_dir.glob("tantivy-*.whl"))
     if not installed_from(wheel):
         pip_install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
-        _run(
+        run_step(
             [*pip_install, "--force-reinstall", str(wheel)],
             log=wheel_dir / "install.log",
             cwd=wheel_dir,
@@ -66,7 +66,7 @@ def _build_wheel(cache: Path, out: Path) -> None:
     say(f"    pip download tantivy=={TANTIVY_VERSION} (source distribution)")
     pip = [sys.executable, "-m", "pip"]
     download = ["download", "--no-binary", ":all:", "--no-deps", "--dest", str(out)]
-    _run([*pip, *download, f"tantivy=={TANTIVY_VERSION}"], log=log, cwd=out)
+    run_step([*pip, *download, f"tantivy=={TANTIVY_VERSION}"], log=log, cwd=out)
     expected, name = TANTIVY_SDIST_CHECKSUM.read_text().split()
     sdist = out / name
     if hashlib.sha256(sdist.read_bytes()).hexdigest() != expected:
@@ -74,7 +74,7 @@ def _build_wheel(cache: Path, out: Path) -> None:
     with tarfile.open(sdist) as archive:
         archive.extractall(out, filter="data")
     source = out / f"tantivy-{TANTIVY_VERSION}"
-    _run([git, "apply", "-p1", str(TANTIVY_PATCH)], log=log, cwd=source)
+    run_step([git, "apply", "-p1", str(TANTIVY_PATCH)], log=log, cwd=source)
     say("    pip wheel: maturin compiles tantivy and ~150 crates (release build)")
     # Crates are downloaded into the taskstream cache; the build tree is thrown away after.
     env = {
@@ -82,7 +82,7 @@ def _build_wheel(cache: Path, out: Path) -> None:
         "CARGO_HOME": str(cache / "cargo"),
         "CARGO_TARGET_DIR": str(out / "target"),
     }
-    _run(
+    run_step(
         [*pip, "wheel", "--no-deps", "--wheel-dir", str(out), str(source)],
         log=log,
         cwd=out,
