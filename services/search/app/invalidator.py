@@ -41,15 +41,21 @@ class CacheInvalidator:
                 self._wake.set()
 
     async def bump_pending(self) -> bool:
-        """INCR every pending user's version; False (and still pending) if Redis failed."""
-        users = sorted(self._pending)
+        """INCR every pending user's version; False (and still pending) if Redis failed.
+
+        The pending set is taken before the round trip: a user a later commit adds meanwhile
+        stays pending for the next bump, since this one may reach Redis before that commit
+        is visible."""
+        users, self._pending = self._pending, set()
+        if not users:
+            return True
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for user_id in users:
+                for user_id in sorted(users):
                     pipe.incr(cache_version(user_id))
                 await pipe.execute()
         except (RedisError, OSError):
             log.warning("cache invalidation failed; retrying in %.1f s", RETRY_SECONDS)
+            self._pending |= users
             return False
-        self._pending.difference_update(users)
         return True

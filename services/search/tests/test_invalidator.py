@@ -66,3 +66,47 @@ async def test_a_failed_bump_is_counted_and_retried_until_redis_answers(
 
     assert failures == [1]
     assert redis.incremented == [cache_version("alice"), cache_version("bob")]
+
+
+class SlowRedis(FlakyRedis):
+    """Its first pipeline waits in ``execute`` until released: a bump on the wire."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures_left = 0
+        self.on_the_wire = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def pipeline(self, *, transaction: bool) -> "Pipeline":
+        return SlowPipeline(self)
+
+
+class SlowPipeline(Pipeline):
+    redis: SlowRedis
+
+    async def execute(self) -> None:
+        if not self.redis.on_the_wire.is_set():
+            self.redis.on_the_wire.set()
+            await self.redis.release.wait()
+        await super().execute()
+
+
+async def test_a_commit_during_a_bump_gets_a_bump_of_its_own() -> None:
+    """The first bump may reach Redis before the second commit is visible; a search in
+    between would cache the old index under the new version, so the second commit must
+    bump again."""
+    redis = SlowRedis()
+    invalidator = CacheInvalidator(redis)  # type: ignore[arg-type]
+    worker = asyncio.create_task(invalidator.run())
+
+    invalidator.invalidate(["bob"])
+    await asyncio.wait_for(redis.on_the_wire.wait(), timeout=1)
+    invalidator.invalidate(["bob"])
+    redis.release.set()
+    for _ in range(100):
+        if len(redis.incremented) == 2:
+            break
+        await asyncio.sleep(0.01)
+    worker.cancel()
+
+    assert redis.incremented == [cache_version("bob"), cache_version("bob")]
