@@ -1,7 +1,7 @@
 # One image for all four services; SERVICE picks which one runs (see docs/operations.md).
 # Build from the repository root:  docker build -t taskstream .
 
-# --- tantivy: tantivy-py built with deploy/local/tantivy/merge-policy.patch (why: see the patch) ---
+# --- tantivy: tantivy-py built with the patches in deploy/local/tantivy/ (why: see each patch) ---
 FROM rust:1.95-slim-bookworm AS tantivy
 
 # The sdist's rust-toolchain.toml asks for "stable"; build with the image's own toolchain.
@@ -17,7 +17,7 @@ RUN python3 -m venv /opt/pip \
     && /opt/pip/bin/pip download --no-cache-dir --no-binary :all: --no-deps tantivy==0.27.0 \
     && sha256sum --check sdist.sha256 \
     && tar xzf tantivy-0.27.0.tar.gz \
-    && git -C tantivy-0.27.0 apply -p1 ../merge-policy.patch \
+    && bash prepare-source.sh tantivy-0.27.0 \
     && /opt/pip/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels ./tantivy-0.27.0
 
 # --- build: dependencies into a self-contained virtualenv, sources byte-compiled ---

@@ -1,7 +1,9 @@
-"""tantivy-py with our merge-policy patch, built once per machine into the cache.
+"""tantivy-py with our patches, built once per machine into the cache.
 
-The search service commits once per event; with tantivy's default merge policy that re-merges
-the whole small end of the index every seven commits (see ``tantivy/merge-policy.patch``).
+The search service commits once per event. The patches in ``tantivy/`` (each says why at its
+top) lower the merge floor, so the small end of the index is not merged again every seven
+commits, and shrink what every new segment allocates up front (a term hash table and one FST
+node registry per field), which dominated the CPU of a commit of a few documents.
 ``make venv`` installs the stock wheel from PyPI with everything else, then this replaces it
 with the patched build of the very same version.
 """
@@ -19,16 +21,20 @@ from pathlib import Path
 from deploy.local._stack_install import StackError, build_once, require, run_step, say
 
 TANTIVY_VERSION = "0.27.0"
-TANTIVY_PATCH = Path(__file__).with_name("tantivy") / "merge-policy.patch"
-# The sdist on PyPI the patch is written against (sha256sum format, the Dockerfile checks it
-# too); any other source is refused.
-TANTIVY_SDIST_CHECKSUM = TANTIVY_PATCH.with_name("sdist.sha256")
+TANTIVY_PATCHES = Path(__file__).with_name("tantivy")
+# Applies every patch to an unpacked sdist; the Dockerfile runs it too.
+PREPARE_SOURCE = TANTIVY_PATCHES / "prepare-source.sh"
+# The sdist on PyPI the patches are written against (sha256sum format, the Dockerfile checks
+# it too); any other source is refused.
+TANTIVY_SDIST_CHECKSUM = TANTIVY_PATCHES / "sdist.sha256"
 
 
 def tantivy_wheel_dir(cache: Path) -> Path:
-    # The patch's hash names the build, so an edited patch is never served an old wheel.
-    digest = hashlib.sha256(TANTIVY_PATCH.read_bytes()).hexdigest()[:8]
-    return cache / f"tantivy-{TANTIVY_VERSION}-merge-{digest}"
+    # The patches' hash names the build, so an edited patch is never served an old wheel.
+    digest = hashlib.sha256()
+    for path in sorted(TANTIVY_PATCHES.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return cache / f"tantivy-{TANTIVY_VERSION}-patched-{digest.hexdigest()[:8]}"
 
 
 def installed_from(wheel: Path) -> bool:
@@ -44,8 +50,7 @@ def install_tantivy(cache: Path) -> str:
     """Build the patched wheel if the cache lacks it; install it here unless it already is."""
     wheel_dir = build_once(
         tantivy_wheel_dir(cache),
-        f"==> search: building tantivy-py {TANTIVY_VERSION} with our merge-policy patch"
-        " (first run, ~3 min)",
+        f"==> search: building tantivy-py {TANTIVY_VERSION} with our patches (first run, ~3 min)",
         partial(_build_wheel, cache),
     )
     wheel = next(wheel_dir.glob("tantivy-*.whl"))
@@ -61,7 +66,7 @@ def install_tantivy(cache: Path) -> str:
 
 def _build_wheel(cache: Path, out: Path) -> None:
     require("cargo", "Rust 1.80+ (https://rustup.rs)")
-    git = require("git", "git (Debian package git)")
+    require("git", "git (Debian package git)")
     log = out / "build.log"
     say(f"    pip download tantivy=={TANTIVY_VERSION} (source distribution)")
     pip = [sys.executable, "-m", "pip"]
@@ -74,14 +79,15 @@ def _build_wheel(cache: Path, out: Path) -> None:
     with tarfile.open(sdist) as archive:
         archive.extractall(out, filter="data")
     source = out / f"tantivy-{TANTIVY_VERSION}"
-    run_step([git, "apply", "-p1", str(TANTIVY_PATCH)], log=log, cwd=source)
-    say("    pip wheel: maturin compiles tantivy and ~150 crates (release build)")
     # Crates are downloaded into the taskstream cache; the build tree is thrown away after.
     env = {
         **os.environ,
         "CARGO_HOME": str(cache / "cargo"),
         "CARGO_TARGET_DIR": str(out / "target"),
     }
+    say("    patching the binding and the tantivy and tantivy-fst crates (cargo fetch)")
+    run_step(["bash", str(PREPARE_SOURCE), str(source)], log=log, cwd=out, env=env)
+    say("    pip wheel: maturin compiles tantivy and ~150 crates (release build)")
     run_step(
         [*pip, "wheel", "--no-deps", "--wheel-dir", str(out), str(source)],
         log=log,
