@@ -7,7 +7,7 @@ keeps its own offsets inside its index, so replicas never share or hand over wor
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -74,6 +74,8 @@ class Projector:
         self.live = False
         # Kafka timestamps of the staged changes: our own share of the event's journey.
         self._record_times: list[float] = []
+        # Taken from the consumer while the writer was busy; staged in the next cycle.
+        self._fetched: list[ConsumerRecord[bytes, bytes]] = []
 
     async def run(self, *, on_caught_up: Callable[[], None]) -> None:
         """Project until ``current`` names another index (a rebuild was swapped in)."""
@@ -82,11 +84,13 @@ class Projector:
         await self.sync_partitions()
         next_watch = time.monotonic()
         while True:
-            received = await self.project_once()
-            if received == 0 and not self.index.staged_records and not self.live:
+            watch_due = time.monotonic() >= next_watch
+            # Nothing is fetched during a due watch's cycle, so that it ends holding nothing.
+            received = await self.project_once(fetch_meanwhile=not watch_due)
+            if received == 0 and not self.holding and not self.live:
                 self.live = True
                 on_caught_up()
-            if time.monotonic() >= next_watch and not self.index.staged_records:
+            if watch_due and not self.holding:
                 next_watch = time.monotonic() + self.settings.watch_interval_ms / 1000
                 if current_target(self.settings.index_dir) != self.index.path:
                     return
@@ -97,7 +101,7 @@ class Projector:
         await self.sync_partitions()
         while True:
             await self.project_once()
-            if not self.index.staged_records and await self.reached(end_offsets):
+            if not self.holding and await self.reached(end_offsets):
                 return
 
     async def reached(self, end_offsets: Mapping[int, int]) -> bool:
@@ -110,7 +114,7 @@ class Projector:
 
     async def sync_partitions(self) -> None:
         """Assign every partition of the topic (new ones too) at the index's committed offsets;
-        only called with nothing staged, so committed offsets are the consumer positions."""
+        only called holding nothing, so committed offsets are the consumer positions."""
         # The consumer's cached metadata covers assigned topics only and refreshes every few
         # minutes; a fresh cluster-wide answer shows a new topic or partition at once.
         cluster = await self.consumer._client.fetch_all_metadata()
@@ -125,26 +129,66 @@ class Projector:
             log.info("assigned partitions", extra={"partitions": sorted(found)})
         self.update_lag()
 
-    async def project_once(self) -> int:
-        """One poll. What it brings is staged, and committed in the same writer call when a
-        commit is due: every hand-over between the loop and the writer thread costs time."""
-        staged = self.index.staged_records
+    @property
+    def holding(self) -> int:
+        """Records taken from the consumer that no commit covers yet (staged or fetched)."""
+        return self.index.staged_records + len(self._fetched)
+
+    async def project_once(self, *, fetch_meanwhile: bool = True) -> int:
+        """One cycle: take what the consumer has, stage it, and commit in the same writer call
+        when a commit is due (every hand-over between the loop and the writer costs time).
+
+        While the writer works, the loop goes on taking what the consumer fetches: aiokafka
+        does not fetch a partition again while its last fetch lies unread, so a record that
+        reaches Kafka during a commit would otherwise wait a whole extra cycle."""
         if not self.consumer.assignment():
             await asyncio.sleep(self.settings.watch_interval_ms / 1000)
             return 0
-        batch = await self.consumer.getmany(
-            timeout_ms=self.poll_timeout_ms(staged),
-            max_records=self.settings.commit_max_events - staged,
-        )
-        records = [record for partition in batch.values() for record in partition]
+        staged = self.index.staged_records
+        records = await self.take_records(staged)
         if self.commit_due(staged=staged + len(records), received=len(records)):
-            result = await self.in_writer_thread(self.stage_and_commit, records)
+            committing = self.in_writer_thread(self.stage_and_commit, records)
+            room = self.settings.commit_max_events
+            result = await self.fetching_meanwhile(committing, room if fetch_meanwhile else 0)
             self.invalidate(result.owners)
             self.observe_visibility(result)
             self.update_lag()
         elif records:
-            await self.in_writer_thread(self.stage, records)
+            staging = self.in_writer_thread(self.stage, records)
+            room = self.settings.commit_max_events - staged - len(records)
+            await self.fetching_meanwhile(staging, room if fetch_meanwhile else 0)
         return len(records)
+
+    async def take_records(self, staged: int) -> list[ConsumerRecord[bytes, bytes]]:
+        """The records fetched during the last writer call and whatever else the consumer
+        has; waits for new ones only when none were fetched meanwhile."""
+        fetched, self._fetched = self._fetched, []
+        timeout_ms = 0 if fetched else self.poll_timeout_ms(staged)
+        room = self.settings.commit_max_events - staged - len(fetched)
+        return fetched + (await self.poll(timeout_ms, room) if room > 0 else [])
+
+    async def poll(self, timeout_ms: int, max_records: int) -> list[ConsumerRecord[bytes, bytes]]:
+        batch = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        return [record for partition in batch.values() for record in partition]
+
+    async def fetching_meanwhile(self, work: Awaitable[T], room: int) -> T:
+        """Await the writer's ``work`` while taking up to ``room`` fetched records into
+        ``_fetched``. The writer always finishes what it started, even when polling fails."""
+        job = asyncio.ensure_future(work)
+        try:
+            while not job.done() and len(self._fetched) < room:
+                polling = asyncio.ensure_future(
+                    self.poll(self.settings.watch_interval_ms, room - len(self._fetched))
+                )
+                await asyncio.wait({job, polling}, return_when=asyncio.FIRST_COMPLETED)
+                if not polling.done():
+                    polling.cancel()  # safe: aiokafka hands records out only synchronously
+                    await asyncio.wait({polling})
+                if not polling.cancelled():
+                    self._fetched += polling.result()
+        finally:
+            await asyncio.wait({job})
+        return job.result()
 
     async def in_writer_thread(self, function: Callable[..., T], *args: object) -> T:
         """Writer work runs on a thread of its own: in the shared pool a commit would queue
