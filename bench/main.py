@@ -73,18 +73,31 @@ async def run_benchmarks(bench: Bench, only: list[str]) -> Outcome:
         say(f"{name} ...")
         started = time.monotonic()
         load_before = machine.load_average()
+        running_before = {service: len(procs) for service, procs in bench.system.processes.items()}
         try:
             figures = await benchmark(bench)
         except Exception as exc:  # One broken service must not hide the others.
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
             say(f"{name} FAILED: {failures[-1]}")
+            stop_added(bench.system, running_before)
             continue
         raw[name] = {"load_average_before": load_before, "figures": figures.pop("raw", None)}
         results |= figures
         say(f"{name} done in {time.monotonic() - started:.0f} s")
         if bench.sizes.profile_missed_goals:
             profile += await profile_missed_goals(bench, figures)
+        stop_added(bench.system, running_before)
     return Outcome({**results, "raw": raw}, failures, profile)
+
+
+def stop_added(running: System, before: dict[str, int]) -> None:
+    """Stop what a benchmark added (search's replica over the backlog and its gateway) once it
+    has been profiled: the benchmarks after it measure the system as the others left it."""
+    for service, processes in running.processes.items():
+        added = processes[before.get(service, 0) :]
+        for process in added:
+            process.stop()
+        del processes[before.get(service, 0) :]
 
 
 async def measure(running: System, sizes: Sizes, work_dir: Path, only: list[str]) -> Outcome:

@@ -136,9 +136,7 @@ async def run(bench: Bench) -> dict[str, object]:
     ]
     assert replica.process is not None
     peak_rss = peak_rss_mib(replica.process.pid)
-    # The benchmarks after this one measure the system as the others left it.
-    gateway.stop()
-    replica.stop()
+    # The replica and its gateway stay up for the profile; bench/main.py stops them after.
     return {
         **median_of_rounds(index_rounds),
         **median_of_rounds(query_rounds),
