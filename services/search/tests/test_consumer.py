@@ -29,7 +29,7 @@ def record(offset: int, task_id: str) -> ConsumerRecord[bytes, bytes]:
 
 
 class ArrivingConsumer:
-    """Stands in for ``AIOKafkaConsumer``: ``getmany`` hands out what ``arrive`` queued."""
+    """Stands in for ``AIOKafkaConsumer``: ``getmany`` hands out what a test put in ``queue``."""
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[ConsumerRecord[bytes, bytes]] = asyncio.Queue()
