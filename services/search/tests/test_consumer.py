@@ -65,7 +65,9 @@ def index(tmp_path: Path) -> Iterator[TaskIndex]:
     created.close()
 
 
-def projector(index: TaskIndex, consumer: ArrivingConsumer) -> Projector:
+def t2_arriving_during_the_commit_of_t1(index: TaskIndex) -> tuple[ArrivingConsumer, Projector]:
+    """A live projector whose consumer has t1 now and gets t2 while t1 is being committed."""
+    consumer = ArrivingConsumer()
     live = Projector(
         settings=Settings(internal_signing_secret=SECRET),
         index=index,
@@ -75,18 +77,17 @@ def projector(index: TaskIndex, consumer: ArrivingConsumer) -> Projector:
         invalidator=None,
     )
     live.live = True
-    return live
+    consumer.queue.put_nowait(record(0, "t1"))
+    asyncio.get_running_loop().call_later(
+        COMMIT_SECONDS / 4, consumer.queue.put_nowait, record(1, "t2")
+    )
+    return consumer, live
 
 
 async def test_a_record_arriving_during_a_commit_is_taken_and_committed_next(
     index: TaskIndex,
 ) -> None:
-    consumer = ArrivingConsumer()
-    live = projector(index, consumer)
-    consumer.queue.put_nowait(record(0, "t1"))
-    asyncio.get_running_loop().call_later(
-        COMMIT_SECONDS / 4, consumer.queue.put_nowait, record(1, "t2")
-    )
+    _, live = t2_arriving_during_the_commit_of_t1(index)
 
     assert await live.project_once() == 1
     assert live.holding == 1  # t2: taken while t1 was committed
@@ -101,12 +102,7 @@ async def test_a_record_arriving_during_a_commit_is_taken_and_committed_next(
 async def test_a_cycle_that_must_end_holding_nothing_takes_nothing_meanwhile(
     index: TaskIndex,
 ) -> None:
-    consumer = ArrivingConsumer()
-    live = projector(index, consumer)
-    consumer.queue.put_nowait(record(0, "t1"))
-    asyncio.get_running_loop().call_later(
-        COMMIT_SECONDS / 4, consumer.queue.put_nowait, record(1, "t2")
-    )
+    consumer, live = t2_arriving_during_the_commit_of_t1(index)
 
     assert await live.project_once(fetch_meanwhile=False) == 1
     assert live.holding == 0
