@@ -256,7 +256,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("install", help="fetch and build what is missing; start nothing")
     commands.add_parser("install-tools", help="apt-get install " + " ".join(BENCH_TOOLS))
-    commands.add_parser("install-tantivy", help="build and install tantivy-py with our patch")
+    commands.add_parser("install-tantivy", help="build and install tantivy-py with our patches")
     up_parser = commands.add_parser("up", help="start components and wait until they answer")
     up_parser.add_argument("components", nargs="*", metavar="component")
     down_parser = commands.add_parser("down", help="stop components")
