@@ -107,7 +107,7 @@ def _start(config: StackConfig, component: Component, installed: Path) -> Launch
         return None
     argv = component.argv(config, installed)
     log = config.log_file(name)
-    process = spawn(argv, log=log, cwd=config.home(name), env=os.environ)
+    process = spawn(argv, log=log, cwd=config.home(name), env={**os.environ, **component.env})
     write_pidfile(config.pid_file(name), process.pid)
     say(f"{name}: starting, pid {process.pid}, log {log}")
     alive = partial(_is_running, process)
