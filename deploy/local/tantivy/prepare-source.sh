@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Patch an unpacked tantivy-py 0.27.0 sdist in place, ready for `pip wheel`:
 #   merge-policy.patch  the binding itself
+#   commit-payload.patch  the binding itself
 #   term-table.patch    the tantivy crate, vendored from Cargo's registry
 #   fst-registry.patch  the tantivy-fst crate, vendored likewise
 # Each patch says why at its top. Used by deploy/local/_tantivy_build.py and the Dockerfile.
@@ -10,6 +11,7 @@ set -euo pipefail
 patches=$(cd "$(dirname "$0")" && pwd)
 cd "$1"
 git apply -p1 "$patches/merge-policy.patch"
+git apply -p1 "$patches/commit-payload.patch"
 
 # The binding's Cargo package is called tantivy 0.27.0 like the crate it wraps, and once that
 # crate is patched Cargo's lockfile cannot tell the two apart. The Python module and the

@@ -1,9 +1,9 @@
 """The tantivy index of one replica: tasks, tombstones of deleted tasks, and consumer offsets.
 
-The offsets live in a meta document of the index itself, so they are committed in the same
-tantivy commit as the changes they cover: after a crash the index and its offsets always
-agree, nothing is skipped and nothing is applied twice. Deleted tasks stay as tombstone
-documents that remember their last version, so a replayed older event cannot resurrect them.
+The offsets travel as the commit's payload (tantivy writes it into ``meta.json`` together with
+the segments it covers), so after a crash the index and its offsets always agree: nothing is
+skipped and nothing is applied twice. Deleted tasks stay as tombstone documents that remember
+their last version, so a replayed older event cannot resurrect them.
 Every method here blocks; callers run them in a worker thread.
 """
 
@@ -19,9 +19,10 @@ import tantivy
 
 from shared.events import TaskCloudEvent, TaskEventType, TaskSnapshot
 
-SCHEMA_VERSION = 3
+# 4: offsets in the commit payload instead of a meta document. An older index is unreadable
+# and rebuilt from offset 0.
+SCHEMA_VERSION = 4
 ANALYZER = "taskstream"
-META_ID = "__meta__"
 # One raw field holds every exact-match term, each prefixed with its kind ("owner:u1",
 # "status:done"): every indexed field costs each commit a term dictionary of its own, and
 # at one commit per event that fixed cost dominates (measured: -20% commit time vs 5 fields).
@@ -62,12 +63,12 @@ def id_key(task_id: str) -> str:
 
 def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    # Only live tasks carry an owner key, so the owner filter leaves out tombstones and meta.
+    # Only live tasks carry an owner key, so the owner filter leaves out tombstones.
     builder.add_text_field(KEYS, tokenizer_name="raw")
     for name in ("title", "description", "tags"):
         builder.add_text_field(name, tokenizer_name=ANALYZER)
     builder.add_integer_field("version", stored=True, indexed=True, fast=True)
-    # The task as the public API shows it (JSON), or the offsets for the meta document.
+    # The task as the public API shows it (JSON).
     builder.add_bytes_field("payload", stored=True)
     return builder.build()
 
@@ -182,7 +183,10 @@ class TaskIndex:
         known = self.version_of(snapshot.id)
         if known is not None and snapshot.version <= known:
             return False
-        self._writer.delete_documents_by_term(KEYS, id_key(snapshot.id))
+        # A delete costs the next commit a lookup in every segment (tantivy applies it to
+        # each): only a task the index already holds has a document to replace.
+        if known is not None:
+            self._writer.delete_documents_by_term(KEYS, id_key(snapshot.id))
         if event.type is TaskEventType.deleted:
             self._writer.add_document(tombstone_document(snapshot))
         else:
@@ -214,10 +218,7 @@ class TaskIndex:
             "offsets": stored_offsets,
             "owners": sorted(self._staged.owners),
         }
-        self._writer.delete_documents_by_term(KEYS, id_key(META_ID))
-        meta_document = {KEYS: id_key(META_ID), "payload": orjson.dumps(meta)}
-        self._writer.add_document(tantivy.Document(**meta_document))
-        self._writer.commit()
+        self._writer.commit(orjson.dumps(meta).decode())
         self._index.reload()
         staged, self._staged = self._staged, StagedChanges()
         self.offsets = offsets
@@ -235,11 +236,13 @@ class TaskIndex:
             self._writer.wait_merging_threads()
 
     def _read_meta(self) -> dict[str, Any]:
-        searcher = self.searcher()
-        hits = searcher.search(self.id_query(META_ID), 1).hits
-        if not hits:
+        """The last commit's payload; {} for an index never committed to."""
+        payload = orjson.loads((self.path / "meta.json").read_bytes()).get("payload")
+        if payload is None:
+            if self.searcher().num_docs:
+                raise UnreadableIndex("index without offsets (made by an older version)")
             return {}
-        meta: dict[str, Any] = orjson.loads(searcher.doc(hits[0][1])["payload"][0])
+        meta: dict[str, Any] = orjson.loads(payload)
         if meta.get("schema") != SCHEMA_VERSION or meta.get("topic") != self.topic:
             raise UnreadableIndex("index made for another schema or topic")
         return meta
