@@ -8,7 +8,6 @@ Every method here blocks; callers run them in a worker thread.
 """
 
 import base64
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,8 +32,6 @@ MAX_TOKEN_CHARS = 40
 # of it was merged again every seven commits: ~0.3 of a core at 100 events/s. At 100, small
 # segments merge with their like and each document is merged about log8(n) times.
 MERGE_FLOOR_DOCS = 100
-
-log = logging.getLogger("taskstream.search.index")
 
 
 class UnreadableIndex(Exception):
@@ -99,12 +96,17 @@ def tombstone_document(snapshot: TaskSnapshot) -> tantivy.Document:
     return tantivy.Document(**{KEYS: id_key(snapshot.id)}, version=snapshot.version)
 
 
+class UnpatchedTantivy(RuntimeError):
+    """tantivy-py without our patches: no merge policy to set, no payload to commit."""
+
+
 def keep_merges_small(writer: tantivy.IndexWriter) -> None:
-    """Lower the merge floor; a stock tantivy-py build cannot (deploy/local/tantivy)."""
+    """Lower the merge floor, with a method only our build of tantivy-py has."""
     set_policy = getattr(writer, "set_log_merge_policy", None)
     if set_policy is None:
-        log.warning("this tantivy build cannot set a merge policy: merges will cost more CPU")
-        return
+        raise UnpatchedTantivy(
+            "tantivy-py lacks the patches in deploy/local/tantivy/ (`make venv` builds them)"
+        )
     set_policy(min_layer_size=MERGE_FLOOR_DOCS)
 
 

@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 import tantivy
 
-from services.search.app.index import TaskIndex, UnreadableIndex, keep_merges_small
+from services.search.app.index import (
+    TaskIndex,
+    UnpatchedTantivy,
+    UnreadableIndex,
+    keep_merges_small,
+)
 from services.search.tests.factories import task_event
 from shared.events import TaskEventType
 
@@ -140,9 +145,6 @@ def test_small_segments_merge_with_each_other_not_into_a_bigger_one(
     assert len(sizes) < 9
 
 
-def test_a_tantivy_build_without_the_merge_policy_patch_still_indexes(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    keep_merges_small(object())  # type: ignore[arg-type]  # a writer lacking the method
-
-    assert "cannot set a merge policy" in caplog.text
+def test_a_tantivy_build_without_our_patches_is_refused_with_the_reason() -> None:
+    with pytest.raises(UnpatchedTantivy, match="deploy/local/tantivy"):
+        keep_merges_small(object())  # type: ignore[arg-type]  # a writer lacking the method
