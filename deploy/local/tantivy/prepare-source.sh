@@ -4,6 +4,7 @@
 #   commit-payload.patch  the binding itself
 #   term-table.patch    the tantivy crate, vendored from Cargo's registry
 #   fst-registry.patch  the tantivy-fst crate, vendored likewise
+#   arena-pages.patch   the tantivy-stacker crate, vendored likewise
 # Each patch says why at its top. Used by deploy/local/_tantivy_build.py and the Dockerfile.
 # Usage: prepare-source.sh <sdist dir>    (crates are downloaded into $CARGO_HOME)
 set -euo pipefail
@@ -22,7 +23,8 @@ grep -q '^name = "tantivy-py"$' Cargo.toml
 cargo fetch --quiet
 registry="${CARGO_HOME:-$HOME/.cargo}/registry/src"
 mkdir vendor
-for crate in tantivy-0.27.0:term-table tantivy-fst-0.5.0:fst-registry; do
+for crate in tantivy-0.27.0:term-table tantivy-fst-0.5.0:fst-registry \
+    tantivy-stacker-0.27.0:arena-pages; do
     name=${crate%%:*}
     source=$(find "$registry" -mindepth 2 -maxdepth 2 -type d -name "$name" | head -n 1)
     [ -n "$source" ] || { echo "$name is not in $registry after cargo fetch" >&2; exit 1; }
@@ -34,4 +36,5 @@ cat >> Cargo.toml <<'TOML'
 [patch.crates-io]
 tantivy = { path = "vendor/tantivy-0.27.0" }
 tantivy-fst = { path = "vendor/tantivy-fst-0.5.0" }
+tantivy-stacker = { path = "vendor/tantivy-stacker-0.27.0" }
 TOML
