@@ -3,7 +3,8 @@
 import asyncio
 import hashlib
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import orjson
 import tantivy
@@ -48,16 +49,33 @@ def params_digest(params: SearchParams) -> str:
     return hashlib.sha256(orjson.dumps(params.model_dump(mode="json"))).hexdigest()[:32]
 
 
+class Later(Protocol):
+    """Runs a job after the answer is sent (FastAPI's ``BackgroundTasks`` is one)."""
+
+    def add_task(
+        self, func: Callable[..., Awaitable[None]], *args: object, **kwargs: object
+    ) -> None: ...
+
+
 async def search_tasks(
-    *, index: TaskIndex, redis: Redis, owner_id: str, params: SearchParams, ttl_seconds: int
+    *,
+    index: TaskIndex,
+    redis: Redis,
+    owner_id: str,
+    params: SearchParams,
+    ttl_seconds: int,
+    later: Later,
 ) -> Page:
+    """The page from the cache, else from the index. A fresh page is cached after the answer
+    has gone (the caller does not wait for that write): it is stored under the version read
+    before searching, so a commit that lands meanwhile still makes it unservable."""
     key = search_cache(owner_id, params_digest(params))
     version, cached = await read_cache(redis, owner_id=owner_id, key=key)
     if cached is not None:
         return cached
     page = await asyncio.to_thread(run_search, index, owner_id=owner_id, params=params)
     if version is not None:
-        await write_cache(redis, key, {"version": version, "page": page}, ttl_seconds)
+        later.add_task(write_cache, redis, key, {"version": version, "page": page}, ttl_seconds)
     return page
 
 

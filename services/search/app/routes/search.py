@@ -4,7 +4,7 @@ import time
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
 from starlette.responses import Response
 
 from services.search.app.deps import AppSettings, CurrentIdentity, RedisClient, Runtime
@@ -27,6 +27,7 @@ async def search(
     runtime: Runtime,
     redis: RedisClient,
     settings: AppSettings,
+    later: BackgroundTasks,
 ) -> Response:
     started = time.perf_counter()
     page = await search_tasks(
@@ -35,8 +36,10 @@ async def search(
         owner_id=identity.user_id,
         params=params,
         ttl_seconds=settings.cache_ttl_seconds,
+        later=later,
     )
     took_ms = round((time.perf_counter() - started) * 1000, 3)
     # Serialised here: the page is already in its public shape (SearchPage documents it),
     # and re-validating up to 100 hits per request would cost more than the search itself.
-    return Response(orjson.dumps({**page, "took_ms": took_ms}), media_type="application/json")
+    body = orjson.dumps({**page, "took_ms": took_ms})
+    return Response(body, media_type="application/json", background=later)
