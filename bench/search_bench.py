@@ -7,6 +7,7 @@ each round starts a fresh search replica on it; the last replica then serves the
 
 import asyncio
 import time
+from typing import Any
 
 from bench.client import Bench, warm_up
 from bench.corpus import BACKLOG_MARKER, queries
@@ -69,17 +70,29 @@ async def _index_round(bench: Bench, topic: str) -> tuple[ServiceProcess, dict[s
     }
 
 
-async def _latencies(bench: Bench, *, base: str, gateway: bool, batch: list[str]) -> list[float]:
+async def _timed_get(bench: Bench, url: str, **kwargs: Any) -> float:
+    begun = time.perf_counter()
+    response = await bench.http.get(url, **kwargs)
+    elapsed = time.perf_counter() - begun
+    response.raise_for_status()
+    return elapsed
+
+
+async def _latencies(
+    bench: Bench, *, base: str, gateway: bool, batch: list[str], floor: list[float] | None = None
+) -> list[float]:
+    """One query at a time; with ``floor``, the same process's ``/health`` is timed after each
+    query into it: the yardstick of what this machine adds to any request at that moment."""
     bearer = await bench.bearer() if gateway else {}
     durations = []
     for query in batch:
         headers = bearer or bench.identity("GET", SEARCH_PATH)
-        begun = time.perf_counter()
-        response = await bench.http.get(
-            base + SEARCH_PATH, params={"q": query, "limit": 20}, headers=headers
+        params = {"q": query, "limit": 20}
+        durations.append(
+            await _timed_get(bench, base + SEARCH_PATH, params=params, headers=headers)
         )
-        durations.append(time.perf_counter() - begun)
-        response.raise_for_status()
+        if floor is not None:
+            floor.append(await _timed_get(bench, base + "/health"))
     return durations
 
 
@@ -87,17 +100,21 @@ async def _query_round(
     bench: Bench, replica: ServiceProcess, gateway: ServiceProcess, batch: list[str]
 ) -> dict[str, float]:
     half = len(batch) // 2
+    floor: list[float] = []
     service = latency_summary(
-        await _latencies(bench, base=replica.url, gateway=False, batch=batch[:half])
+        await _latencies(bench, base=replica.url, gateway=False, batch=batch[:half], floor=floor)
     )
     through = latency_summary(
         await _latencies(bench, base=gateway.url, gateway=True, batch=batch[half:])
     )
+    health = latency_summary(floor)
     return {
         "search_p50_ms": service["p50_ms"],
         "search_p99_ms": service["p99_ms"],
         "search_gateway_p50_ms": through["p50_ms"],
         "search_gateway_p99_ms": through["p99_ms"],
+        "search_health_floor_p50_ms": health["p50_ms"],
+        "search_health_floor_p99_ms": health["p99_ms"],
     }
 
 
