@@ -4,9 +4,9 @@ The search service commits once per event. The patches in ``tantivy/`` (each say
 top) lower the merge floor, so the small end of the index is not merged again every seven
 commits, shrink what every new segment allocates up front (a term hash table and one FST
 node registry per field, a zeroed 1 MB page per indexing arena), which dominated the CPU of a
-commit of a few documents, and let a commit carry the consumer's offsets as its payload (the
+commit of a few documents, let a commit carry the consumer's offsets as its payload (the
 index needs no offsets document, whose replacement every commit was a delete applied to every
-segment).
+segment), and let a zero-score filter matching a whole segment drop out of the intersection.
 ``make venv`` installs the stock wheel from PyPI with everything else, then this replaces it
 with the patched build of the very same version.
 """

@@ -3,6 +3,7 @@
 #   merge-policy.patch  the binding itself
 #   commit-payload.patch  the binding itself
 #   term-table.patch    the tantivy crate, vendored from Cargo's registry
+#   const-filter.patch  the tantivy crate likewise
 #   fst-registry.patch  the tantivy-fst crate, vendored likewise
 #   arena-pages.patch   the tantivy-stacker crate, vendored likewise
 # Each patch says why at its top. Used by deploy/local/_tantivy_build.py and the Dockerfile.
@@ -23,12 +24,14 @@ grep -q '^name = "tantivy-py"$' Cargo.toml
 cargo fetch --quiet
 registry="${CARGO_HOME:-$HOME/.cargo}/registry/src"
 mkdir vendor
-for crate in tantivy-0.27.0:term-table tantivy-fst-0.5.0:fst-registry \
-    tantivy-stacker-0.27.0:arena-pages; do
+for crate in tantivy-0.27.0:term-table tantivy-0.27.0:const-filter \
+    tantivy-fst-0.5.0:fst-registry tantivy-stacker-0.27.0:arena-pages; do
     name=${crate%%:*}
-    source=$(find "$registry" -mindepth 2 -maxdepth 2 -type d -name "$name" | head -n 1)
-    [ -n "$source" ] || { echo "$name is not in $registry after cargo fetch" >&2; exit 1; }
-    cp -r "$source" "vendor/$name"
+    if [ ! -d "vendor/$name" ]; then
+        source=$(find "$registry" -mindepth 2 -maxdepth 2 -type d -name "$name" | head -n 1)
+        [ -n "$source" ] || { echo "$name is not in $registry after cargo fetch" >&2; exit 1; }
+        cp -r "$source" "vendor/$name"
+    fi
     git apply -p1 --directory="vendor/$name" "$patches/${crate#*:}.patch"
 done
 cat >> Cargo.toml <<'TOML'

@@ -148,3 +148,21 @@ def test_small_segments_merge_with_each_other_not_into_a_bigger_one(
 def test_a_tantivy_build_without_our_patches_is_refused_with_the_reason() -> None:
     with pytest.raises(UnpatchedTantivy, match="deploy/local/tantivy"):
         keep_merges_small(object())  # type: ignore[arg-type]  # a writer lacking the method
+
+
+def test_a_zero_score_filter_over_a_whole_segment_is_left_out_of_intersections(
+    index: TaskIndex,
+) -> None:
+    """const-filter.patch: the owner filter of a segment holding only that owner's tasks is
+    handed on as tantivy's match-all scorer, which an intersection drops. Seen from here by
+    that scorer's own score (1) when it is a query's only clause, and by the scores of a
+    word query, unchanged by the filter (it adds 0 either way)."""
+    index.stage(partition=0, offset=0, event=task_event("a", title="Buy milk"))
+    index.stage(partition=0, offset=1, event=task_event("b", title="Buy bread"))
+    index.commit()
+    Q, searcher = tantivy.Query, index.searcher()
+    owner = Q.const_score_query(Q.term_query(index.schema, "keys", "owner:alice"), 0.0)
+    assert [score for score, _ in searcher.search(owner, 5).hits] == [1.0, 1.0]
+    word = Q.term_query(index.schema, "title", "milk")
+    filtered = Q.boolean_query([(tantivy.Occur.Must, word), (tantivy.Occur.Must, owner)])
+    assert searcher.search(filtered, 5).hits[0][0] == searcher.search(word, 5).hits[0][0]
