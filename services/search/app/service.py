@@ -32,10 +32,12 @@ def run_search(index: TaskIndex, *, owner_id: str, params: SearchParams) -> Page
     texts = [
         text for task in tasks for text in ((task["title"], True), (task["description"], False))
     ]
-    marks = iter(Highlighter(index.analyzer, words).highlight(texts))
+    marks = Highlighter(index.analyzer, words).highlight(texts)
     items = [
-        {"task": task, "score": score, "highlights": highlights(next(marks), next(marks))}
-        for task, (score, _) in zip(tasks, result.hits, strict=True)
+        {"task": task, "score": score, "highlights": highlights(title, description)}
+        for task, (score, _), title, description in zip(
+            tasks, result.hits, marks[::2], marks[1::2], strict=True
+        )
     ]
     return {"items": items, "total": result.count}  # type: ignore[attr-defined]  # not in the stub
 
