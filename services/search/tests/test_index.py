@@ -13,6 +13,7 @@ from services.search.app.index import (
     UnreadableIndex,
     keep_merges_small,
 )
+from services.search.app.query import SearchFilters, filter_queries
 from services.search.tests.factories import task_event
 from shared.events import TaskEventType
 
@@ -161,7 +162,7 @@ def test_a_zero_score_filter_over_a_whole_segment_is_left_out_of_intersections(
     index.stage(partition=0, offset=1, event=task_event("b", title="Buy bread"))
     index.commit()
     Q, searcher = tantivy.Query, index.searcher()
-    owner = Q.const_score_query(Q.term_query(index.schema, "keys", "owner:alice"), 0.0)
+    [owner] = filter_queries(index.schema, SearchFilters(owner_id="alice"))
     assert [score for score, _ in searcher.search(owner, 5).hits] == [1.0, 1.0]
     word = Q.term_query(index.schema, "title", "milk")
     filtered = Q.boolean_query([(tantivy.Occur.Must, word), (tantivy.Occur.Must, owner)])

@@ -113,8 +113,7 @@ def test_deleted_tasks_and_the_meta_document_never_match(index: TaskIndex) -> No
     assert ids(index, "meta") == []
 
 
-def test_owners_whose_ids_share_a_prefix_or_dots_stay_apart(tmp_path: Path) -> None:
-    index = TaskIndex.create(tmp_path / "index-2", topic="events", heap_bytes=15_000_000)
+def test_owners_whose_ids_share_a_prefix_or_dots_stay_apart(index: TaskIndex) -> None:
     owners = ("alice", "alice.smith", "alice.", "ali")
     apply(index, [task_event(owner, owner_id=owner, title="Shared words") for owner in owners])
     for owner in owners:
