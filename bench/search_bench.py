@@ -7,11 +7,12 @@ each round starts a fresh search replica on it; the last replica then serves the
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.client import Bench, warm_up
 from bench.corpus import BACKLOG_MARKER, queries
-from bench.http_client import HTTP_ERRORS
+from bench.http_client import HTTP_ERRORS, Reply
 from bench.kafka import create_topic, produce_backlog
 from bench.scrape import scrape, total_of
 from bench.stats import latency_summary, median_of_rounds
@@ -70,52 +71,60 @@ async def _index_round(bench: Bench, topic: str) -> tuple[ServiceProcess, dict[s
     }
 
 
-async def _timed_get(bench: Bench, url: str, **kwargs: Any) -> float:
+async def _timed_get(bench: Bench, url: str, **kwargs: Any) -> tuple[float, Reply]:
     begun = time.perf_counter()
     response = await bench.http.get(url, **kwargs)
     elapsed = time.perf_counter() - begun
     response.raise_for_status()
-    return elapsed
+    return elapsed, response
 
 
-async def _latencies(
-    bench: Bench, *, base: str, gateway: bool, batch: list[str], floor: list[float] | None = None
-) -> list[float]:
-    """One query at a time; with ``floor``, the same process's ``/health`` is timed after each
-    query into it: the yardstick of what this machine adds to any request at that moment."""
-    bearer = await bench.bearer() if gateway else {}
-    durations = []
-    for query in batch:
-        headers = bearer or bench.identity("GET", SEARCH_PATH)
-        params = {"q": query, "limit": 20}
-        durations.append(
-            await _timed_get(bench, base + SEARCH_PATH, params=params, headers=headers)
-        )
-        if floor is not None:
-            floor.append(await _timed_get(bench, base + "/health"))
-    return durations
+@dataclass
+class QuerySamples:
+    """One round's durations in seconds: in the service, through the gateway, the service's
+    own ``took_ms`` (handler time, without HTTP) and its ``/health`` (the machine's floor)."""
+
+    service: list[float] = field(default_factory=list)
+    gateway: list[float] = field(default_factory=list)
+    took: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+
+
+async def _ask_service(
+    bench: Bench, replica: ServiceProcess, query: str, into: QuerySamples
+) -> None:
+    headers = bench.identity("GET", SEARCH_PATH)
+    params = {"q": query, "limit": 20}
+    elapsed, reply = await _timed_get(
+        bench, replica.url + SEARCH_PATH, params=params, headers=headers
+    )
+    into.service.append(elapsed)
+    into.took.append(float(reply.json()["took_ms"]) / 1000)
+    into.floor.append((await _timed_get(bench, replica.url + "/health"))[0])
 
 
 async def _query_round(
     bench: Bench, replica: ServiceProcess, gateway: ServiceProcess, batch: list[str]
 ) -> dict[str, float]:
-    half = len(batch) // 2
-    floor: list[float] = []
-    service = latency_summary(
-        await _latencies(bench, base=replica.url, gateway=False, batch=batch[:half], floor=floor)
-    )
-    through = latency_summary(
-        await _latencies(bench, base=gateway.url, gateway=True, batch=batch[half:])
-    )
-    health = latency_summary(floor)
-    return {
-        "search_p50_ms": service["p50_ms"],
-        "search_p99_ms": service["p99_ms"],
-        "search_gateway_p50_ms": through["p50_ms"],
-        "search_gateway_p99_ms": through["p99_ms"],
-        "search_health_floor_p50_ms": health["p50_ms"],
-        "search_health_floor_p99_ms": health["p99_ms"],
-    }
+    """Queries alternate between the service and the gateway, so both meet the same moments
+    of a noisy machine; after each query into the service, its ``/health`` is timed too."""
+    bearer = await bench.bearer()
+    samples = QuerySamples()
+    for service_query, gateway_query in zip(batch[::2], batch[1::2], strict=True):
+        await _ask_service(bench, replica, service_query, samples)
+        params = {"q": gateway_query, "limit": 20}
+        url = gateway.url + SEARCH_PATH
+        samples.gateway.append((await _timed_get(bench, url, params=params, headers=bearer))[0])
+    figures: dict[str, float] = {}
+    for name, durations in (
+        ("search", samples.service),
+        ("search_gateway", samples.gateway),
+        ("search_took", samples.took),
+        ("search_health_floor", samples.floor),
+    ):
+        summary = latency_summary(durations)
+        figures |= {f"{name}_p50_ms": summary["p50_ms"], f"{name}_p99_ms": summary["p99_ms"]}
+    return figures
 
 
 async def _index_backlog(bench: Bench, topic: str) -> tuple[ServiceProcess, list[dict[str, float]]]:
@@ -146,7 +155,8 @@ async def run(bench: Bench) -> dict[str, object]:
     # Every query is asked once: a repeated one would be answered from the Redis cache.
     per_round = 2 * bench.sizes.search_queries
     asked = queries(WARM_UP_QUERIES + bench.sizes.rounds * per_round, seed=1)
-    await _latencies(bench, base=replica.url, gateway=False, batch=asked[:WARM_UP_QUERIES])
+    for query in asked[:WARM_UP_QUERIES]:
+        await _ask_service(bench, replica, query, QuerySamples())
     query_rounds = [
         await _query_round(bench, replica, gateway, asked[start : start + per_round])
         for start in range(WARM_UP_QUERIES, len(asked), per_round)
