@@ -6,7 +6,9 @@ commits, shrink what every new segment allocates up front (a term hash table and
 node registry per field, a zeroed 1 MB page per indexing arena), which dominated the CPU of a
 commit of a few documents, let a commit carry the consumer's offsets as its payload (the
 index needs no offsets document, whose replacement every commit was a delete applied to every
-segment), and let a zero-score filter matching a whole segment drop out of the intersection.
+segment), let a zero-score filter matching a whole segment drop out of the intersection, and
+sum a word's fuzzy clauses bit by bit for the documents an intersection visits, not one by one
+for all of them.
 ``make venv`` installs the stock wheel from PyPI with everything else, then this replaces it
 with the patched build of the very same version.
 """

@@ -4,6 +4,7 @@
 #   commit-payload.patch  the binding itself
 #   term-table.patch    the tantivy crate, vendored from Cargo's registry
 #   const-filter.patch  the tantivy crate likewise
+#   const-union.patch   the tantivy crate likewise, after const-filter.patch
 #   fst-registry.patch  the tantivy-fst crate, vendored likewise
 #   arena-pages.patch   the tantivy-stacker crate, vendored likewise
 # Each patch says why at its top. Used by deploy/local/_tantivy_build.py and the Dockerfile.
@@ -24,7 +25,7 @@ grep -q '^name = "tantivy-py"$' Cargo.toml
 cargo fetch --quiet
 registry="${CARGO_HOME:-$HOME/.cargo}/registry/src"
 mkdir vendor
-for crate in tantivy-0.27.0:term-table tantivy-0.27.0:const-filter \
+for crate in tantivy-0.27.0:term-table tantivy-0.27.0:const-filter tantivy-0.27.0:const-union \
     tantivy-fst-0.5.0:fst-registry tantivy-stacker-0.27.0:arena-pages; do
     name=${crate%%:*}
     if [ ! -d "vendor/$name" ]; then

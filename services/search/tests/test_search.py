@@ -119,3 +119,23 @@ def test_owners_whose_ids_share_a_prefix_or_dots_stay_apart(index: TaskIndex) ->
     for owner in owners:
         assert ids(index, "shared", owner=owner) == [owner]
         assert ids(index, "wor", owner=owner) == [owner]  # prefix (automaton) queries too
+
+
+def test_a_typo_scores_the_sum_of_the_boosts_of_the_fields_it_matches(tmp_path: Path) -> None:
+    """A word with a typo matches no term exactly, so each field it matches adds exactly that
+    field's boost (title 3, tags 1.5, description 1). Documents in segments of their own and in
+    one shared segment: const-union.patch sums these clauses itself instead of tantivy's
+    buffered union, and must give the same scores."""
+    index = TaskIndex.create(tmp_path / "index-1", topic="events", heap_bytes=15_000_000)
+    everywhere = task_event(
+        "all", title="Quarterly report", description="a report", tags=("report",)
+    )
+    apply(index, [everywhere])
+    apply(index, [task_event("title", title="report"), task_event("tags", tags=("reports",))])
+    apply(index, [task_event("desc", title="Call mom", description="the report is due")])
+    page = run_search(index, owner_id="alice", params=SearchParams(q="reprot"))
+    scores = {item["task"]["id"]: item["score"] for item in page["items"]}
+    # The last word is also a prefix: "report" starts "reports".
+    assert scores == {"all": 5.5, "title": 3.0, "tags": 1.5, "desc": 1.0}
+    prefix = run_search(index, owner_id="alice", params=SearchParams(q="calll reprt"))
+    assert [(item["task"]["id"], item["score"]) for item in prefix["items"]] == [("desc", 4.0)]
