@@ -1,8 +1,11 @@
 """What the numbers were measured on: machine, load, code version and time."""
 
+import json
 import os
 import platform
 import subprocess
+import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +29,20 @@ def _memory_mib() -> int:
 def _git(*args: str) -> str:
     result = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
     return result.stdout.strip()
+
+
+# A fixed piece of work for ``cpu_yardstick_ms``: ~4,000 words of ~1,000 distinct ones.
+_YARDSTICK_WORDS = " ".join(f"word{index * 7919 % 997}" for index in range(4000))
+
+
+def cpu_yardstick_ms() -> float:
+    """How long this process takes, right now, for a fixed ~1 ms of CPU work (split, count,
+    sort, JSON round trip): on these shared VMs the CPU itself runs faster or slower for
+    minutes at a time, which no latency yardstick of a trivial request shows."""
+    begun = time.perf_counter()
+    counts = Counter(_YARDSTICK_WORDS.split())
+    json.loads(json.dumps(sorted(counts.items())))
+    return (time.perf_counter() - begun) * 1000
 
 
 def load_average() -> list[float]:

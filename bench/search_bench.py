@@ -14,6 +14,7 @@ from bench.client import Bench, warm_up
 from bench.corpus import BACKLOG_MARKER, queries
 from bench.http_client import HTTP_ERRORS, Reply
 from bench.kafka import create_topic, produce_backlog
+from bench.machine import cpu_yardstick_ms
 from bench.scrape import scrape, total_of
 from bench.stats import latency_summary, median_of_rounds
 from bench.system import add, peak_rss_mib
@@ -23,6 +24,7 @@ INDEX_TIMEOUT_S = 600.0
 POLL_S = 0.05
 SEARCH_PATH = "/api/v1/search"
 WARM_UP_QUERIES = 20
+CPU_YARDSTICK_EVERY = 10
 
 
 async def _indexed(bench: Bench, replica: ServiceProcess) -> float:
@@ -82,12 +84,14 @@ async def _timed_get(bench: Bench, url: str, **kwargs: Any) -> tuple[float, Repl
 @dataclass
 class QuerySamples:
     """One round's durations in seconds: in the service, through the gateway, the service's
-    own ``took_ms`` (handler time, without HTTP) and its ``/health`` (the machine's floor)."""
+    own ``took_ms`` (handler time, without HTTP), its ``/health`` (the machine's floor) and,
+    every ``CPU_YARDSTICK_EVERY`` queries, a fixed piece of CPU work in this process."""
 
     service: list[float] = field(default_factory=list)
     gateway: list[float] = field(default_factory=list)
     took: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
 
 async def _ask_service(
@@ -115,6 +119,8 @@ async def _query_round(
         params = {"q": gateway_query, "limit": 20}
         url = gateway.url + SEARCH_PATH
         samples.gateway.append((await _timed_get(bench, url, params=params, headers=bearer))[0])
+        if len(samples.service) % CPU_YARDSTICK_EVERY == 0:
+            samples.cpu.append(cpu_yardstick_ms() / 1000)
     figures: dict[str, float] = {}
     for name, durations in (
         ("search", samples.service),
@@ -124,6 +130,7 @@ async def _query_round(
     ):
         summary = latency_summary(durations)
         figures |= {f"{name}_p50_ms": summary["p50_ms"], f"{name}_p99_ms": summary["p99_ms"]}
+    figures["search_cpu_yardstick_p50_ms"] = latency_summary(samples.cpu)["p50_ms"]
     return figures
 
 
