@@ -36,7 +36,7 @@ _YARDSTICK_WORDS = " ".join(f"word{index * 7919 % 997}" for index in range(4000)
 
 
 def cpu_yardstick_ms() -> float:
-    """How long this process takes, right now, for a fixed ~1 ms of CPU work (split, count,
+    """How long this process takes, right now, for a fixed ~1.6 ms of CPU work (split, count,
     sort, JSON round trip): on these shared VMs the CPU itself runs faster or slower for
     minutes at a time, which no latency yardstick of a trivial request shows."""
     begun = time.perf_counter()
