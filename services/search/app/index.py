@@ -4,7 +4,8 @@ The offsets travel as the commit's payload (tantivy writes it into ``meta.json``
 the segments it covers), so after a crash the index and its offsets always agree: nothing is
 skipped and nothing is applied twice. Deleted tasks stay as tombstone documents that remember
 their last version, so a replayed older event cannot resurrect them.
-Every method here blocks; callers run them in a worker thread.
+Every method here blocks. Writes and commits run on the consumer's writer thread; a search
+(``searcher()``) runs on the event loop, for the reason given in ``service.search_tasks``.
 """
 
 import base64
