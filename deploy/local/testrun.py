@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# TEST_STACK_PORT_OFFSET moves every test-stack port, so two clones can test side by side.
+_OFFSET = int(os.environ.get("TEST_STACK_PORT_OFFSET", "0"))
 TEST_STACK = {
     "STACK_DIR": str(REPO / ".local" / "test-stack"),
-    "STACK_KAFKA_PORT": "19092",
-    "STACK_KAFKA_CONTROLLER_PORT": "19093",
-    "STACK_MONGO_PORT": "27018",
-    "STACK_REDIS_PORT": "6380",
+    "STACK_KAFKA_PORT": str(19092 + _OFFSET),
+    "STACK_KAFKA_CONTROLLER_PORT": str(19093 + _OFFSET),
+    "STACK_MONGO_PORT": str(27018 + _OFFSET),
+    "STACK_REDIS_PORT": str(6380 + _OFFSET),
 }
 
 
