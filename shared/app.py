@@ -24,9 +24,13 @@ def build_service_app(
     lifespan: Lifespan,
     routers: Sequence[APIRouter],
     domain_errors: ProblemMap,
+    ops_details: bool = True,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
-    """Assemble a FastAPI app the same way for every service; no I/O happens here."""
+    """Assemble a FastAPI app the same way for every service; no I/O happens here.
+
+    ``ops_details=False`` keeps metrics and readiness details off the app's own port.
+    """
     configure_logging(service=settings.service_name, level=settings.log_level)
     app = FastAPI(
         title=title,
@@ -38,7 +42,7 @@ def build_service_app(
     app.state.metrics = HttpMetrics(CollectorRegistry())
     app.state.readiness_checks = {}
     install_problem_handlers(app, domain_errors)
-    for router in (ops_router(), *routers):
+    for router in (ops_router(details=ops_details), *routers):
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app
