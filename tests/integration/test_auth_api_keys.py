@@ -9,8 +9,8 @@ the panic button).
 import asyncio
 import secrets
 from collections.abc import Iterator
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import jwt
