@@ -51,6 +51,7 @@ IDENTITY_PREFIXES = (b"x-taskstream-", b"x-user-", b"x-auth-", b"x-identity")
 # uvicorn and the request-context middleware add their own; the upstream's would be duplicates.
 DROPPED_RESPONSE = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
 LOCATION_FIELDS = frozenset({b"location", b"content-location"})
+CLIENT_CLOSED = 499  # nginx's status for a client that closed before its request was whole
 
 
 @dataclass
@@ -196,6 +197,9 @@ class ProxyMiddleware:
             await self._forward(runtime, scope, target, admission, body, send, limit_headers)
         except ClientGone:
             log.info("client went away before its request was complete; nothing forwarded")
+            # Nobody reads this; it labels the access log and metrics as nginx does, not 500.
+            await send({"type": "http.response.start", "status": CLIENT_CLOSED, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
         except DomainError as exc:
             await send_problem(send, exc, limit_headers + closing_after(exc))
 
