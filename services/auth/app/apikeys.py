@@ -61,6 +61,7 @@ class ApiKeyStore:
         now: datetime,
         expires_in_days: int,
     ) -> ApiKey:
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # BSON keeps milliseconds
         doc = {
             "_id": key_hash,
             "key_id": uuid.uuid4().hex,
