@@ -71,14 +71,25 @@ class InvalidCredentialThrottle:
                 del self._inflight[bucket]
 
     async def failed(self, bucket: str) -> None:
+        # Counted here before Redis answers (no await in between), so a lookup that just gave
+        # back its slot cannot let another one in meanwhile. While Redis is down this count
+        # is all there is.
+        count, until = self._known(bucket)
+        if count == 0:
+            until = self._clock() + self._window
+        self._remember(bucket, count + 1, until)
         try:
-            count, ttl_ms = await self._count_in_redis(bucket)
+            shared, ttl_ms = await self._count_in_redis(bucket)
         except (RedisError, OSError):
-            count, ttl_ms = self._count_in_memory(bucket)
+            return
+        local, _ = self._known(bucket)
+        self._remember(bucket, max(shared, local), self._clock() + max(ttl_ms, 1000) / 1000)
+
+    def _remember(self, bucket: str, count: int, until: float) -> None:
         if len(self._counts) >= MAX_TRACKED_ADDRESSES:
             now = self._clock()
             self._counts = {b: entry for b, entry in self._counts.items() if entry[1] > now}
-        self._counts[bucket] = (count, self._clock() + max(ttl_ms, 1000) / 1000)
+        self._counts[bucket] = (count, until)
 
     async def _count_in_redis(self, bucket: str) -> tuple[int, int]:
         key = failure_key(bucket)
@@ -88,12 +99,6 @@ class InvalidCredentialThrottle:
             pipe.pttl(key)
             count, _, ttl_ms = await pipe.execute()
         return int(count), int(ttl_ms)
-
-    def _count_in_memory(self, bucket: str) -> tuple[int, int]:
-        count, until = self._known(bucket)
-        if count == 0:
-            until = self._clock() + self._window
-        return count + 1, int((until - self._clock()) * 1000)
 
     def _known(self, bucket: str) -> tuple[int, float]:
         count, until = self._counts.get(bucket, (0, 0.0))

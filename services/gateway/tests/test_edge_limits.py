@@ -147,3 +147,44 @@ def test_a_key_without_the_scope_is_refused_and_a_token_never_is() -> None:
     me = resolve("/api/v1/auth/me")
     assert me is not None
     check_scope(admission(frozenset()), me, "GET")
+
+
+class SlowRedis:
+    """A Redis that has not answered yet."""
+
+    def __init__(self) -> None:
+        self.answer = asyncio.Event()
+
+    def pipeline(self, transaction: bool = True) -> "SlowRedis":
+        return self
+
+    async def __aenter__(self) -> "SlowRedis":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def incr(self, key: str) -> None: ...
+
+    def expire(self, key: str, seconds: int, nx: bool = False) -> None: ...
+
+    def pttl(self, key: str) -> None: ...
+
+    async def execute(self) -> list[int]:
+        await self.answer.wait()
+        return [1, 1, 60_000]
+
+
+async def test_a_failure_counts_before_redis_has_answered() -> None:
+    redis = SlowRedis()
+    metrics = GatewayMetrics(CollectorRegistry())
+    limiter = InvalidCredentialThrottle(redis, metrics, limit=1, window_seconds=60)  # type: ignore[arg-type]
+    recording = asyncio.create_task(limiter.failed("a"))
+    await asyncio.sleep(0)
+    with pytest.raises(CredentialsThrottled):
+        async with limiter.lookup("a"):
+            pass
+    redis.answer.set()
+    await recording
+    with pytest.raises(CredentialsThrottled):
+        limiter.check("a")
