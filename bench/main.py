@@ -17,6 +17,7 @@ from pathlib import Path
 from bench import (
     auth_bench,
     gateway_bench,
+    list_bench,
     machine,
     report,
     search_bench,
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "gateway": gateway_bench.run,
     "auth": auth_bench.run,
     "search": search_bench.run,
+    "tasks_list": list_bench.run,
     "tasks": tasks_bench.run,
     "stream": stream_bench.run,
 }
@@ -154,7 +156,9 @@ def main(argv: list[str]) -> int:
         "--profile", action="store_true", help="profile missed goals, even in --smoke"
     )
     parser.add_argument(
-        "--test-stack", action="store_true", help="use the test stack (ports 19092/27018/6380 + TEST_STACK_PORT_OFFSET)"
+        "--test-stack",
+        action="store_true",
+        help="use the test stack (ports 19092/27018/6380 + TEST_STACK_PORT_OFFSET)",
     )
     args = parser.parse_args(argv)
     if args.test_stack:
