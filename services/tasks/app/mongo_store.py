@@ -141,9 +141,17 @@ class MongoTaskStore:
         }
 
     async def count_overdue(self, *, owner_id: str, now: datetime) -> int:
-        # due_key is the due date, or a date in year 9999 for tasks without one.
-        overdue = {"status": {"$ne": TaskStatus.done.value}, "due_key": {"$lt": now}}
-        return await self._count({**live(owner_id), **overdue})
+        # One range of (owner, deleted, status, due_key) per open status; due_key is the due
+        # date, or a date in year 9999 for tasks without one.
+        open_statuses = (status for status in TaskStatus if status is not TaskStatus.done)
+        return sum(
+            [
+                await self._count(
+                    {**live(owner_id), "status": status.value, "due_key": {"$lt": now}}
+                )
+                for status in open_statuses
+            ]
+        )
 
     async def _count(self, conditions: Document) -> int:
         if self._can.aggregated_counts_use_index:
