@@ -17,6 +17,7 @@ from pathlib import Path
 from bench import (
     auth_bench,
     gateway_bench,
+    list_bench,
     machine,
     report,
     search_bench,
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "gateway": gateway_bench.run,
     "auth": auth_bench.run,
     "search": search_bench.run,
+    "tasks_list": list_bench.run,
     "tasks": tasks_bench.run,
     "stream": stream_bench.run,
 }

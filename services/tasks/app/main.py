@@ -8,21 +8,15 @@ from fastapi import FastAPI
 
 from services.tasks.app.config import Settings
 from services.tasks.app.errors import PROBLEM_STATUSES
-from services.tasks.app.locks import KeyedLocks
+from services.tasks.app.mongo_store import Capabilities, MongoTaskStore
 from services.tasks.app.outbox import OutboxRelay
 from services.tasks.app.routes import ROUTERS
-from services.tasks.app.service import TaskService, ensure_indexes
+from services.tasks.app.service import TaskService
 from services.tasks.app.stats import StatsCache
 from shared.app import build_service_app
-from shared.clients import MongoClient, mongo_ping, open_mongo, open_redis, run_in_background
+from shared.clients import mongo_ping, open_mongo, open_redis, run_in_background
 
 COLLECTION = "tasks"
-
-
-async def is_ferretdb(mongo: MongoClient) -> bool:
-    """FerretDB answers ``buildInfo`` with its own version next to the MongoDB one it emulates."""
-    info = await mongo.admin.command("buildInfo")
-    return "ferretdbVersion" in info
 
 
 async def relay_alive(relay_task: "asyncio.Task[None]") -> None:
@@ -45,21 +39,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             )
             redis = await stack.enter_async_context(open_redis(settings.redis_url))
-            tasks = mongo[settings.mongodb_database][COLLECTION]
-            await ensure_indexes(tasks)
-            locks = KeyedLocks()
-            relay = OutboxRelay(
-                tasks=tasks, locks=locks, settings=settings, registry=app.state.metrics.registry
-            )
+            database = mongo[settings.mongodb_database]
+            store = MongoTaskStore(database[COLLECTION], await Capabilities.of(database))
+            await store.ensure_indexes()
+            relay = OutboxRelay(store=store, settings=settings, registry=app.state.metrics.registry)
             # Kafka may be down: the relay connects in the background and writes go on meanwhile.
             relay_task = run_in_background(stack, relay.run(), name="outbox-relay")
             app.state.task_service = TaskService(
-                tasks=tasks,
+                store=store,
                 stats=StatsCache(redis, ttl_seconds=settings.stats_cache_ttl_seconds),
-                locks=locks,
                 notify_outbox=relay.notify,
                 cursor_key=settings.cursor_key(),
-                compare_and_set=not await is_ferretdb(mongo),
             )
             # Only MongoDB is needed to serve: Kafka outages delay events, Redis ones caching.
             app.state.readiness_checks = {
