@@ -9,7 +9,7 @@ alone kept about half a core busy in the bench process.
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -34,6 +34,7 @@ HTTP_ERRORS = (aiohttp.ClientError, TimeoutError)
 class Reply:
     status: int
     body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -61,7 +62,7 @@ class Http:
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
         async with self._session.get(url, params=params, headers=headers) as r:
-            return Reply(r.status, await r.read())
+            return Reply(r.status, await r.read(), r.headers)
 
     async def post(
         self,
@@ -72,7 +73,7 @@ class Http:
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
         async with self._session.post(url, json=json, data=data, headers=headers) as r:
-            return Reply(r.status, await r.read())
+            return Reply(r.status, await r.read(), r.headers)
 
 
 @asynccontextmanager

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench import (
     auth_bench,
+    consistency_bench,
     gateway_bench,
     machine,
     report,
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "gateway": gateway_bench.run,
     "auth": auth_bench.run,
     "search": search_bench.run,
+    "consistency": consistency_bench.run,
     "tasks": tasks_bench.run,
     "stream": stream_bench.run,
 }

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.tasks.app.service import TaskService
+from shared.consistency import ConsistencyTokens
 from shared.identity import CurrentIdentity
 
 
@@ -14,6 +15,12 @@ async def task_service(request: Request) -> TaskService:
     return service
 
 
-Tasks = Annotated[TaskService, Depends(task_service)]
+async def consistency_tokens(request: Request) -> ConsistencyTokens:
+    tokens: ConsistencyTokens = request.app.state.consistency_tokens
+    return tokens
 
-__all__ = ["CurrentIdentity", "Tasks"]
+
+Tasks = Annotated[TaskService, Depends(task_service)]
+Consistency = Annotated[ConsistencyTokens, Depends(consistency_tokens)]
+
+__all__ = ["Consistency", "CurrentIdentity", "Tasks"]

@@ -15,6 +15,7 @@ from services.tasks.app.service import TaskService, ensure_indexes
 from services.tasks.app.stats import StatsCache
 from shared.app import build_service_app
 from shared.clients import MongoClient, mongo_ping, open_mongo, open_redis, run_in_background
+from shared.consistency import ConsistencyTokens
 
 COLLECTION = "tasks"
 
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 notify_outbox=relay.notify,
                 cursor_key=settings.cursor_key(),
                 compare_and_set=not await is_ferretdb(mongo),
+            )
+            app.state.consistency_tokens = ConsistencyTokens(
+                settings.internal_signing_secret.get_secret_value()
             )
             # Only MongoDB is needed to serve: Kafka outages delay events, Redis ones caching.
             app.state.readiness_checks = {

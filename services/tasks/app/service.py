@@ -149,7 +149,8 @@ class TaskService:
 
     async def delete_task(
         self, *, owner_id: str, task_id: str, expected_etags: Collection[str] | None
-    ) -> None:
+    ) -> int:
+        """Deletes the task; returns the version its deletion was written as."""
         for _ in range(UPDATE_ATTEMPTS):
             async with self._locks.hold(task_id):
                 doc = await self._current(owner_id, task_id, ALL_FIELDS)
@@ -160,7 +161,7 @@ class TaskService:
                 )
             if written is not None:
                 await self._stats.forget(owner_id)
-                return
+                return int(written["version"])
             if expected_etags is not None:
                 raise VersionMismatch(STALE_ETAG)
         raise ConcurrentUpdate("The task is being changed by others; try again.")
