@@ -24,9 +24,13 @@ def build_service_app(
     lifespan: Lifespan,
     routers: Sequence[APIRouter],
     domain_errors: ProblemMap,
+    middleware: Sequence[type] = (),
     **fastapi_kwargs: Any,
 ) -> FastAPI:
-    """Assemble a FastAPI app the same way for every service; no I/O happens here."""
+    """Assemble a FastAPI app the same way for every service; no I/O happens here.
+
+    ``middleware`` (plain ASGI classes, outermost first) runs inside the request context, so
+    its answers carry the request id too."""
     configure_logging(service=settings.service_name, level=settings.log_level)
     app = FastAPI(
         title=title,
@@ -40,5 +44,7 @@ def build_service_app(
     install_problem_handlers(app, domain_errors)
     for router in (ops_router(), *routers):
         app.include_router(router)
+    for inner in reversed(middleware):
+        app.add_middleware(inner)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

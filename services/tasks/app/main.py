@@ -8,6 +8,11 @@ from fastapi import FastAPI
 
 from services.tasks.app.config import Settings
 from services.tasks.app.errors import PROBLEM_STATUSES
+from services.tasks.app.idempotency import (
+    IdempotencyMiddleware,
+    MongoIdempotencyStore,
+    forget_expired_keys,
+)
 from services.tasks.app.locks import KeyedLocks
 from services.tasks.app.outbox import OutboxRelay
 from services.tasks.app.routes import ROUTERS
@@ -18,6 +23,7 @@ from shared.clients import MongoClient, mongo_ping, open_mongo, open_redis, run_
 from shared.consistency import ConsistencyTokens
 
 COLLECTION = "tasks"
+IDEMPOTENCY_COLLECTION = "idempotency_keys"
 
 
 async def is_ferretdb(mongo: MongoClient) -> bool:
@@ -62,6 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 cursor_key=settings.cursor_key(),
                 compare_and_set=not await is_ferretdb(mongo),
             )
+            idempotency = MongoIdempotencyStore(
+                mongo[settings.mongodb_database][IDEMPOTENCY_COLLECTION]
+            )
+            app.state.idempotency = idempotency
+            run_in_background(stack, forget_expired_keys(idempotency), name="idempotency-expiry")
             app.state.consistency_tokens = ConsistencyTokens(
                 settings.internal_signing_secret.get_secret_value()
             )
@@ -78,4 +89,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         routers=ROUTERS,
         domain_errors=PROBLEM_STATUSES,
+        middleware=[IdempotencyMiddleware],
     )
