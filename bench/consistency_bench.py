@@ -14,10 +14,10 @@ from bench.client import Bench
 from bench.http_client import Reply
 from bench.load import paced
 from bench.stats import median_of_rounds, percentile
+from shared.consistency import CONSISTENCY_HEADER
 
 WRITES_PER_S = 20
 SEARCH = "/api/v1/search"
-TOKEN = "X-Consistency-Token"
 
 
 async def _create(bench: Bench, headers: dict[str, str], word: str) -> tuple[str, str]:
@@ -25,7 +25,7 @@ async def _create(bench: Bench, headers: dict[str, str], word: str) -> tuple[str
         f"{bench.gateway}/api/v1/tasks", json={"title": f"ryw {word}"}, headers=headers
     )
     reply.raise_for_status()
-    return reply.json()["id"], reply.headers[TOKEN]
+    return reply.json()["id"], reply.headers[CONSISTENCY_HEADER]
 
 
 def _holds(reply: Reply, task_id: str) -> bool:
@@ -44,7 +44,9 @@ async def _read_your_writes(bench: Bench) -> dict[str, float]:
         task_id, token = await _create(bench, headers, word)
         acked = time.perf_counter()
         reply = await bench.http.get(
-            f"{bench.gateway}{SEARCH}", params={"q": word}, headers={**headers, TOKEN: token}
+            f"{bench.gateway}{SEARCH}",
+            params={"q": word},
+            headers={**headers, CONSISTENCY_HEADER: token},
         )
         latencies.append(time.perf_counter() - acked)
         if not _holds(reply, task_id) or "X-Search-Stale" in reply.headers:
@@ -59,7 +61,7 @@ async def _read_your_writes(bench: Bench) -> dict[str, float]:
 
 
 async def _took_ms(bench: Bench, q: str, token: str | None) -> float:
-    headers = bench.identity("GET", SEARCH) | ({TOKEN: token} if token else {})
+    headers = bench.identity("GET", SEARCH) | ({CONSISTENCY_HEADER: token} if token else {})
     reply = await bench.http.get(bench.url("search") + SEARCH, params={"q": q}, headers=headers)
     reply.raise_for_status()
     took: float = reply.json()["took_ms"]
@@ -73,7 +75,9 @@ async def _applied_token_cost(bench: Bench) -> dict[str, float]:
     written = [await _create(bench, headers, f"zq{secrets.token_hex(6)}") for _ in range(2)]
     _, token = written[-1]
     await bench.http.get(
-        f"{bench.gateway}{SEARCH}", params={"q": "warm"}, headers={**headers, TOKEN: token}
+        f"{bench.gateway}{SEARCH}",
+        params={"q": "warm"},
+        headers={**headers, CONSISTENCY_HEADER: token},
     )
     with_token, without = [], []
     for number in range(pairs):

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
 
 from shared.logging import configure_logging
 from shared.metrics import HttpMetrics
@@ -24,7 +25,7 @@ def build_service_app(
     lifespan: Lifespan,
     routers: Sequence[APIRouter],
     domain_errors: ProblemMap,
-    middleware: Sequence[type] = (),
+    middleware: Sequence[Callable[[ASGIApp], ASGIApp]] = (),
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """Assemble a FastAPI app the same way for every service; no I/O happens here.

@@ -20,10 +20,10 @@ class FakeIndex:
 
 
 async def waiting(
-    index: FakeIndex, commits: CommitSignal, written: WrittenVersion, timeout: float
+    index: FakeIndex, commits: CommitSignal, written: WrittenVersion, wait_s: float
 ) -> bool:
     return await wait_for_write(
-        written, index=lambda: cast(TaskIndex, index), commits=commits, timeout_seconds=timeout
+        written, index=lambda: cast(TaskIndex, index), commits=commits, timeout_seconds=wait_s
     )
 
 

@@ -213,8 +213,8 @@ class IdempotencyMiddleware:
             return
         if not VALID_KEY.fullmatch(key):
             error = {"loc": ["header", "Idempotency-Key"], "type": "value_error"}
-            msg = "1 to 255 visible ASCII characters."
-            await send_problem(send, 422, "The request is not valid.", errors=[error | {"msg": msg}])
+            error["msg"] = "1 to 255 visible ASCII characters."
+            await send_problem(send, 422, "The request is not valid.", errors=[error])
             return
         body = await read_body(receive)
         user_id = self.user_id(scope)

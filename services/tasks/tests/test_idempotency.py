@@ -128,7 +128,8 @@ async def test_a_server_error_is_not_kept_so_a_retry_runs_again() -> None:
 @pytest.mark.parametrize("key", ["", "a b", "é", "x" * 256])
 async def test_a_key_that_is_not_1_to_255_visible_ascii_is_a_422(key: str) -> None:
     app = CountingApp()
-    answer = await call(IdempotencyMiddleware(app), scope_for(InMemoryIdempotencyStore(), "u1", key), b"{}")
+    scope = scope_for(InMemoryIdempotencyStore(), "u1", key)
+    answer = await call(IdempotencyMiddleware(app), scope, b"{}")
     assert answer["status"] == 422
     assert answer["body"]["errors"][0]["loc"] == ["header", "Idempotency-Key"]
     assert app.runs == 0

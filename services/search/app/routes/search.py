@@ -24,7 +24,7 @@ from shared.problems import problem_responses
 
 router = APIRouter(tags=["search"])
 STALE_HEADER = "X-Search-Stale"
-TOKEN_DOC = "A task write's X-Consistency-Token: answer only once that write is searchable."
+CONSISTENCY_DOC = "A task write's X-Consistency-Token: answer only once that write is searchable."
 
 
 @router.get(
@@ -52,10 +52,10 @@ async def search(
     tokens: Consistency,
     later: BackgroundTasks,
     consistency_token: Annotated[
-        str | None, Query(max_length=512, description=TOKEN_DOC)
+        str | None, Query(max_length=512, description=CONSISTENCY_DOC)
     ] = None,
     x_consistency_token: Annotated[
-        str | None, Header(alias=CONSISTENCY_HEADER, max_length=512, description=TOKEN_DOC)
+        str | None, Header(alias=CONSISTENCY_HEADER, max_length=512, description=CONSISTENCY_DOC)
     ] = None,
 ) -> Response:
     started = time.perf_counter()

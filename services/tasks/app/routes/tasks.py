@@ -47,9 +47,7 @@ def with_etag(response: Response, task: Task) -> Task:
     return task
 
 
-def written(
-    response: Response, task: Task, *, identity: Identity, tokens: Consistency
-) -> Task:
+def written(response: Response, task: Task, *, identity: Identity, tokens: Consistency) -> Task:
     """The answer to a write: the task with its ETag and a token naming this version."""
     response.headers[CONSISTENCY_HEADER] = tokens.issue(
         user_id=identity.user_id, task_id=task.id, version=task.version
@@ -61,9 +59,7 @@ def written(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=Task,
-    responses={
-        201: {"headers": {"Location": {"schema": {"type": "string"}}, **WRITE_HEADERS}}
-    },
+    responses={201: {"headers": {"Location": {"schema": {"type": "string"}}, **WRITE_HEADERS}}},
 )
 async def create_task(
     body: TaskCreate,
