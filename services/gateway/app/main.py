@@ -39,7 +39,8 @@ from shared.clients import open_redis, redis_ping
 UPSTREAMS = ["auth", "tasks", "search"]
 CORS_HEADERS = [
     "Authorization", "Content-Type", "X-API-Key", "X-CSRF-Token", "X-Request-ID",
-    "If-Match", "If-None-Match", "traceparent", "X-Consistency-Token",
+    "If-Match", "If-None-Match", "traceparent", "X-Consistency-Token", "Idempotency-Key",
+    "Last-Event-ID",
 ]  # fmt: skip
 EXPOSED_HEADERS = [
     "ETag",
@@ -50,6 +51,7 @@ EXPOSED_HEADERS = [
     "Retry-After",
     "X-Consistency-Token",
     "X-Search-Stale",
+    "Idempotent-Replayed",
 ]
 
 

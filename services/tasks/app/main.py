@@ -13,6 +13,7 @@ from services.tasks.app.idempotency import (
     MongoIdempotencyStore,
     forget_expired_keys,
 )
+from services.tasks.app.live import LiveEvents
 from services.tasks.app.locks import KeyedLocks
 from services.tasks.app.outbox import OutboxRelay
 from services.tasks.app.routes import ROUTERS
@@ -72,6 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 mongo[settings.mongodb_database][IDEMPOTENCY_COLLECTION]
             )
             app.state.idempotency = idempotency
+            app.state.redis = redis
+            live = LiveEvents(
+                bootstrap=settings.kafka_bootstrap_servers,
+                topic=settings.task_events_topic,
+                buffer_events=settings.live_buffer_events,
+            )
+            app.state.live_events = live
+            run_in_background(stack, live.run(), name="live-events")
             run_in_background(stack, forget_expired_keys(idempotency), name="idempotency-expiry")
             app.state.consistency_tokens = ConsistencyTokens(
                 settings.internal_signing_secret.get_secret_value()
