@@ -27,6 +27,8 @@ class Sizes:
     search_queries: int
     index_rounds: int
     profile_missed_goals: bool
+    sse_step: int
+    sse_max_streams: int
 
 
 FULL = Sizes(
@@ -39,6 +41,8 @@ FULL = Sizes(
     search_queries=400,
     index_rounds=2,
     profile_missed_goals=True,
+    sse_step=500,
+    sse_max_streams=5000,
 )
 SMOKE = Sizes(
     rounds=1,
@@ -50,6 +54,8 @@ SMOKE = Sizes(
     search_queries=20,
     index_rounds=1,
     profile_missed_goals=False,
+    sse_step=20,
+    sse_max_streams=40,
 )
 
 

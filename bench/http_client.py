@@ -75,6 +75,17 @@ class Http:
         async with self._session.post(url, json=json, data=data, headers=headers) as r:
             return Reply(r.status, await r.read(), r.headers)
 
+    @asynccontextmanager
+    async def stream(
+        self, url: str, *, headers: Mapping[str, str]
+    ) -> AsyncIterator[aiohttp.StreamReader]:
+        """A GET whose body is read as it arrives (Server-Sent Events), with no time limit."""
+        no_limit = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with self._session.get(url, headers=headers, timeout=no_limit) as r:
+            if r.status != 200:
+                raise HttpStatusError(f"HTTP {r.status}: {(await r.read())[:200]!r}")
+            yield r.content
+
 
 @asynccontextmanager
 async def open_http() -> AsyncIterator[Http]:

@@ -18,6 +18,7 @@ from bench import (
     auth_bench,
     consistency_bench,
     gateway_bench,
+    live_bench,
     machine,
     report,
     search_bench,
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "auth": auth_bench.run,
     "search": search_bench.run,
     "consistency": consistency_bench.run,
+    "live": live_bench.run,
     "tasks": tasks_bench.run,
     "stream": stream_bench.run,
 }

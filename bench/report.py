@@ -22,6 +22,8 @@ REQUIRED_KEYS = (
     "login_p99_ms",
     "task_creates_per_s",
     "read_your_writes_p99_ms",
+    "sse_streams_per_replica",
+    "sse_event_delivery_p99_ms",
 )
 
 
