@@ -32,8 +32,10 @@ VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 RETENTION = timedelta(hours=24)
 # A claim this old with no answer was left by a replica that died mid-request: take it over.
 ABANDONED_AFTER = timedelta(seconds=30)
-WAIT_FOR_FIRST_SECONDS = 5.0
-POLL_SECONDS = 0.05
+WAIT_FOR_FIRST_SECONDS = 10.0
+# Waiting retries read the record with a growing pause: on SQLite (FerretDB) a busy poll
+# would contend for the very write lock the first request needs.
+FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 0.02, 0.5
 # Headers of the first answer that a replay must not repeat: they describe that exchange.
 NOT_REPLAYED = frozenset({b"x-request-id", b"content-length", b"date", b"server"})
 Document = dict[str, Any]
@@ -59,6 +61,9 @@ class Claim:
 class IdempotencyStore(Protocol):
     async def claim(self, *, key_id: str, fingerprint: str, now: datetime) -> Claim: ...
 
+    async def peek(self, *, key_id: str, fingerprint: str, now: datetime) -> Claim | None:
+        """What the record says now, reading only; ``None`` when it may be claimed again."""
+
     async def complete(self, *, key_id: str, answer: StoredAnswer) -> None: ...
 
     async def release(self, *, key_id: str) -> None: ...
@@ -74,7 +79,7 @@ def _claim_of(doc: Document, fingerprint: str, now: datetime) -> Claim | None:
     if doc["fingerprint"] != fingerprint:
         return Claim(mismatch=True)
     if doc.get("status") is not None:
-        headers = [(bytes(name), bytes(value)) for name, value in doc["headers"]]
+        headers = [(bytes(pair["name"]), bytes(pair["value"])) for pair in doc["headers"]]
         return Claim(answer=StoredAnswer(doc["status"], headers, bytes(doc["body"])))
     if created_at < now - ABANDONED_AFTER:
         return None
@@ -105,8 +110,13 @@ class MongoIdempotencyStore:
             return Claim(claimed=taken.modified_count == 1, created_at=now)
         return Claim(claimed=True)
 
+    async def peek(self, *, key_id: str, fingerprint: str, now: datetime) -> Claim | None:
+        existing = await self._records.find_one({"_id": key_id})
+        return None if existing is None else _claim_of(existing, fingerprint, now)
+
     async def complete(self, *, key_id: str, answer: StoredAnswer) -> None:
-        headers = [[name, value] for name, value in answer.headers]
+        # Pairs as documents: FerretDB v1 stores no arrays nested in arrays.
+        headers = [{"name": name, "value": value} for name, value in answer.headers]
         await self._records.update_one(
             {"_id": key_id},
             {"$set": {"status": answer.status, "headers": headers, "body": answer.body}},
@@ -135,8 +145,13 @@ class InMemoryIdempotencyStore:
         self.records[key_id] = {"fingerprint": fingerprint, "created_at": now}
         return Claim(claimed=True)
 
+    async def peek(self, *, key_id: str, fingerprint: str, now: datetime) -> Claim | None:
+        existing = self.records.get(key_id)
+        return None if existing is None else _claim_of(existing, fingerprint, now)
+
     async def complete(self, *, key_id: str, answer: StoredAnswer) -> None:
-        self.records[key_id] |= {"status": answer.status, "headers": answer.headers}
+        headers = [{"name": name, "value": value} for name, value in answer.headers]
+        self.records[key_id] |= {"status": answer.status, "headers": headers}
         self.records[key_id]["body"] = answer.body
 
     async def release(self, *, key_id: str) -> None:
@@ -255,11 +270,16 @@ class IdempotencyMiddleware:
     async def settled_claim(self, store: IdempotencyStore, key: str, fp: str) -> Claim:
         """Claim the key; while another request holds it, wait (bounded) for its answer."""
         deadline = time.monotonic() + WAIT_FOR_FIRST_SECONDS
+        pause = FIRST_POLL_SECONDS
+        claim: Claim | None = None
         while True:
-            claim = await store.claim(key_id=key, fingerprint=fp, now=datetime.now(UTC))
+            if claim is None:
+                claim = await store.claim(key_id=key, fingerprint=fp, now=datetime.now(UTC))
             if claim.claimed or claim.answer or claim.mismatch or time.monotonic() > deadline:
                 return claim
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, MAX_POLL_SECONDS)
+            claim = await store.peek(key_id=key, fingerprint=fp, now=datetime.now(UTC))
 
     async def run_and_keep(
         self, scope: Scope, send: Send, body: bytes, store: IdempotencyStore, key: str
@@ -278,11 +298,21 @@ class IdempotencyMiddleware:
             await self.app(scope, replaying(body), capture)
         finally:
             status = start.get("status", 500)
-            if status >= 500:
-                await store.release(key_id=key)
-            else:
-                kept = [(k, v) for k, v in start.get("headers", []) if k not in NOT_REPLAYED]
-                await store.complete(key_id=key, answer=StoredAnswer(status, kept, b"".join(parts)))
+            kept = [(k, v) for k, v in start.get("headers", []) if k not in NOT_REPLAYED]
+            await keep_or_release(store, key, StoredAnswer(status, kept, b"".join(parts)))
+
+
+async def keep_or_release(store: IdempotencyStore, key: str, answer: StoredAnswer) -> None:
+    """After the answer has gone: keep it for replays, or free the key after a 5xx. A store
+    failure here is only logged: the client has its answer, and a claim left unanswered is
+    taken over after ``ABANDONED_AFTER``."""
+    try:
+        if answer.status >= 500:
+            await store.release(key_id=key)
+        else:
+            await store.complete(key_id=key, answer=answer)
+    except PyMongoError as exc:
+        log.warning("could not record an idempotent answer: %s", type(exc).__name__)
 
 
 EXPIRY_INTERVAL_SECONDS = 600

@@ -93,14 +93,13 @@ class LiveEvents:
             await asyncio.sleep(RETRY_SECONDS)
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
-        partitions = await self._assign(consumer)
+        if not await self._assign(consumer):
+            return  # the topic does not exist yet: look again
         while True:
             batches = await consumer.getmany(timeout_ms=1000)
             for tp, records in batches.items():
                 for record in records:
                     self._take(tp.partition, record)
-            if not partitions:
-                return  # the topic did not exist yet: look again
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         found = await consumer._client.fetch_all_metadata()
