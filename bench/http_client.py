@@ -75,6 +75,20 @@ class Http:
         async with self._session.post(url, json=json, data=data, headers=headers) as r:
             return Reply(r.status, await r.read(), r.headers)
 
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        async with self._session.request(
+            method, url, params=params, json=json, headers=headers
+        ) as r:
+            return Reply(r.status, await r.read(), r.headers)
+
     @asynccontextmanager
     async def stream(
         self, url: str, *, headers: Mapping[str, str]

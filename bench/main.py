@@ -18,6 +18,7 @@ from bench import (
     auth_bench,
     consistency_bench,
     gateway_bench,
+    journey_bench,
     live_bench,
     machine,
     report,
@@ -45,6 +46,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "search": search_bench.run,
     "consistency": consistency_bench.run,
     "live": live_bench.run,
+    "journey": journey_bench.run,
     "tasks": tasks_bench.run,
     "stream": stream_bench.run,
 }

@@ -24,6 +24,7 @@ REQUIRED_KEYS = (
     "read_your_writes_p99_ms",
     "sse_streams_per_replica",
     "sse_event_delivery_p99_ms",
+    "journey_max_rate_rps",
 )
 
 
