@@ -11,7 +11,7 @@ import secrets
 import time
 
 from bench.client import Bench
-from bench.http_client import Reply
+from bench.http_client import HTTP_ERRORS, Reply
 from bench.load import paced
 from bench.stats import median_of_rounds, percentile
 from shared.consistency import CONSISTENCY_HEADER
@@ -38,10 +38,16 @@ async def _read_your_writes(bench: Bench) -> dict[str, float]:
     headers = await bench.bearer()
     latencies: list[float] = []
     missed: list[str] = []
+    failed: list[int] = []
 
-    async def write_then_search(_: int) -> None:
+    async def write_then_search(number: int) -> None:
         word = f"zq{secrets.token_hex(6)}"
-        task_id, token = await _create(bench, headers, word)
+        try:
+            task_id, token = await _create(bench, headers, word)
+        except HTTP_ERRORS:
+            # Counted, not fatal: an overloaded system's 502/503s are a finding too.
+            failed.append(number)
+            return
         acked = time.perf_counter()
         reply = await bench.http.get(
             f"{bench.gateway}{SEARCH}",
@@ -57,6 +63,7 @@ async def _read_your_writes(bench: Bench) -> dict[str, float]:
         "read_your_writes_p50_ms": percentile(latencies, 50) * 1000,
         "read_your_writes_p99_ms": percentile(latencies, 99) * 1000,
         "read_your_writes_missed": float(len(missed)),
+        "read_your_writes_write_errors": float(len(failed)),
     }
 
 
