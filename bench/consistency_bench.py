@@ -49,11 +49,15 @@ async def _read_your_writes(bench: Bench) -> dict[str, float]:
             failed.append(number)
             return
         acked = time.perf_counter()
-        reply = await bench.http.get(
-            f"{bench.gateway}{SEARCH}",
-            params={"q": word},
-            headers={**headers, CONSISTENCY_HEADER: token},
-        )
+        try:
+            reply = await bench.http.get(
+                f"{bench.gateway}{SEARCH}",
+                params={"q": word},
+                headers={**headers, CONSISTENCY_HEADER: token},
+            )
+        except HTTP_ERRORS:
+            missed.append(task_id)
+            return
         latencies.append(time.perf_counter() - acked)
         if not _holds(reply, task_id) or "X-Search-Stale" in reply.headers:
             missed.append(task_id)
