@@ -73,5 +73,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 
 # Every service listens on 8000 inside its own container. `exec` makes uvicorn PID 1, so the
 # engine's SIGTERM reaches it and shutdown is graceful. Keep-alive 75 s (nginx's default):
-# uvicorn's 5 s races clients whose idle expiry is also 5 s (httpx).
-CMD ["sh", "-c", "exec uvicorn --factory \"services.${SERVICE}.app.main:create_app\" --host 0.0.0.0 --port 8000 --no-access-log --timeout-graceful-shutdown 10 --timeout-keep-alive 75"]
+# uvicorn's 5 s races clients whose idle expiry is also 5 s (httpx). No Server banner.
+CMD ["sh", "-c", "exec uvicorn --factory \"services.${SERVICE}.app.main:create_app\" --host 0.0.0.0 --port 8000 --no-access-log --no-server-header --timeout-graceful-shutdown 10 --timeout-keep-alive 75"]

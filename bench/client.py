@@ -2,8 +2,11 @@
 
 import asyncio
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from yarl import URL
 
 from bench.http_client import HTTP_ERRORS, Http
 from shared.identity import IDENTITY_HEADER, Identity, sign_identity
@@ -99,12 +102,18 @@ class Bench:
     async def bearer(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token()}"}
 
-    def identity(self, method: str, path: str) -> dict[str, str]:
-        """The header the gateway would add, for calling a service port directly."""
+    def identity(
+        self, method: str, path: str, params: Mapping[str, str | int] | None = None
+    ) -> dict[str, str]:
+        """The header the gateway would add, for calling a service port directly.
+
+        It is bound to the query too: ``params`` must be the ones the request sends (encoded
+        by yarl here exactly as aiohttp will encode them).
+        """
         secret = self.system.env["INTERNAL_SIGNING_SECRET"].encode()
-        signed = sign_identity(
-            Identity(user_id=self.user.user_id, via="jwt"), secret=secret, method=method, path=path
-        )
+        query = URL(path).extend_query(params or {}).raw_query_string.encode()
+        identity = Identity(user_id=self.user.user_id, via="jwt")
+        signed = sign_identity(identity, secret=secret, method=method, path=path, query=query)
         return {IDENTITY_HEADER: signed}
 
 

@@ -52,7 +52,7 @@ async def _query_load(bench: Bench) -> object:
 
     async def ask(query: str) -> None:
         path = "/api/v1/search"
-        headers = bench.identity("GET", path)
+        headers = bench.identity("GET", path, {"q": query})
         await bench.http.get(replica.url + path, params={"q": query}, headers=headers)
 
     batch = iter(queries(20_000, seed=99))

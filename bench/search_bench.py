@@ -36,7 +36,7 @@ async def _indexed(bench: Bench, replica: ServiceProcess) -> float:
         response = await bench.http.get(
             replica.url + SEARCH_PATH,
             params={"q": BACKLOG_MARKER, "limit": 1},
-            headers=bench.identity("GET", SEARCH_PATH),
+            headers=bench.identity("GET", SEARCH_PATH, {"q": BACKLOG_MARKER, "limit": 1}),
         )
         return float(response.json()["total"]) if response.status == 200 else 0.0
     except (*HTTP_ERRORS, ValueError, KeyError):
@@ -97,8 +97,8 @@ class QuerySamples:
 async def _ask_service(
     bench: Bench, replica: ServiceProcess, query: str, into: QuerySamples
 ) -> None:
-    headers = bench.identity("GET", SEARCH_PATH)
-    params = {"q": query, "limit": 20}
+    params: dict[str, str | int] = {"q": query, "limit": 20}
+    headers = bench.identity("GET", SEARCH_PATH, params)
     elapsed, reply = await _timed_get(
         bench, replica.url + SEARCH_PATH, params=params, headers=headers
     )

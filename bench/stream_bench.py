@@ -32,7 +32,7 @@ async def _found(bench: Bench, word: str, task_id: str) -> bool:
     response = await bench.http.get(
         bench.url("search") + path,
         params={"q": word, "limit": 5},
-        headers=bench.identity("GET", path),
+        headers=bench.identity("GET", path, {"q": word, "limit": 5}),
     )
     response.raise_for_status()
     return any(item["task"]["id"] == task_id for item in response.json()["items"])

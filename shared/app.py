@@ -26,12 +26,15 @@ def build_service_app(
     routers: Sequence[APIRouter],
     domain_errors: ProblemMap,
     middleware: Sequence[Callable[[ASGIApp], ASGIApp]] = (),
+    ops_details: bool = True,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """Assemble a FastAPI app the same way for every service; no I/O happens here.
 
     ``middleware`` (plain ASGI classes, outermost first) runs inside the request context, so
-    its answers carry the request id too."""
+    its answers carry the request id too. ``ops_details=False`` keeps metrics and readiness
+    details off the app's own port.
+    """
     configure_logging(service=settings.service_name, level=settings.log_level)
     app = FastAPI(
         title=title,
@@ -43,7 +46,7 @@ def build_service_app(
     app.state.metrics = HttpMetrics(CollectorRegistry())
     app.state.readiness_checks = {}
     install_problem_handlers(app, domain_errors)
-    for router in (ops_router(), *routers):
+    for router in (ops_router(details=ops_details), *routers):
         app.include_router(router)
     for inner in reversed(middleware):
         app.add_middleware(inner)

@@ -2,9 +2,11 @@
 
 The gateway authenticates a request (JWT or API key), strips any identity headers the client
 sent, and adds ``X-Taskstream-Identity``: a base64url JSON payload and an HMAC-SHA256 over the
-method, the path and that payload, keyed by ``INTERNAL_SIGNING_SECRET``. A service refuses a
-request whose header is missing, forged, for another method/path, or older than ``MAX_AGE``,
-so reaching a service port directly does not let anyone act as someone else.
+method, the path, the raw query, a SHA-256 of the body and that payload, keyed by a key derived
+from ``INTERNAL_SIGNING_SECRET`` for this purpose alone. A service refuses a request whose
+header is missing, forged, made for another request (method, path, query or body), or older
+than ``MAX_AGE``, so reaching a service port directly does not let anyone act as someone else,
+and a captured header cannot carry another body or query within its minute.
 """
 
 import base64
@@ -17,10 +19,12 @@ import orjson
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
+from shared.derived_keys import derive_key
 from shared.problems import DomainError
 
 IDENTITY_HEADER = "x-taskstream-identity"
 MAX_AGE_SECONDS = 60
+KEY_PURPOSE = "internal-identity"
 
 
 class Identity(BaseModel, frozen=True):
@@ -51,22 +55,45 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(secret: bytes, method: str, path: str, payload: str) -> str:
-    message = f"{method.upper()} {path}\n{payload}".encode()
-    return _b64(hmac.new(secret, message, hashlib.sha256).digest())
+BoundRequest = tuple[str, str, bytes, bytes]  # method, path, raw query, body
 
 
-def sign_identity(identity: Identity, *, secret: bytes, method: str, path: str) -> str:
+def _mac(secret: bytes, request: BoundRequest, payload: str) -> str:
+    key = derive_key(secret, KEY_PURPOSE)
+    method, path, query, body = request
+    digest = hashlib.sha256(body).hexdigest()
+    head = f"{method.upper()} {path}?".encode() + query + f"\n{digest}\n{payload}".encode()
+    return _b64(hmac.new(key, head, hashlib.sha256).digest())
+
+
+def sign_identity(
+    identity: Identity,
+    *,
+    secret: bytes,
+    method: str,
+    path: str,
+    query: bytes = b"",
+    body: bytes = b"",
+) -> str:
+    """The header for one request: ``query`` is the raw query string, ``body`` the exact bytes."""
     stamped = identity.model_copy(update={"issued_at": int(time.time())})
     payload = _b64(orjson.dumps(stamped.model_dump(exclude_none=True)))
-    return f"{payload}.{_mac(secret, method, path, payload)}"
+    return f"{payload}.{_mac(secret, (method, path, query, body), payload)}"
 
 
-def verify_identity(header: str | None, *, secret: bytes, method: str, path: str) -> Identity:
+def verify_identity(
+    header: str | None,
+    *,
+    secret: bytes,
+    method: str,
+    path: str,
+    query: bytes = b"",
+    body: bytes = b"",
+) -> Identity:
     if not header or header.count(".") != 1:
         raise InvalidIdentity("Authentication required.")
     payload, mac = header.split(".")
-    expected = _mac(secret, method, path, payload).encode()
+    expected = _mac(secret, (method, path, query, body), payload).encode()
     # Bytes, not str: compare_digest raises on non-ASCII text, and headers are client input.
     if not hmac.compare_digest(mac.encode("utf-8", "replace"), expected):
         raise InvalidIdentity("Authentication required.")
@@ -79,19 +106,22 @@ def verify_identity(header: str | None, *, secret: bytes, method: str, path: str
     return identity
 
 
-def _verify_request(request: Request) -> Identity:
+async def _verify_request(request: Request) -> Identity:
     secret: bytes = request.app.state.settings.internal_signing_secret.get_secret_value().encode()
+    # Starlette keeps the body it read, so the route still gets it afterwards.
     return verify_identity(
         request.headers.get(IDENTITY_HEADER),
         secret=secret,
         method=request.method,
         path=request.url.path,
+        query=request.scope.get("query_string", b""),
+        body=await request.body(),
     )
 
 
 async def require_identity(request: Request) -> Identity:
     """FastAPI dependency: the verified user, or ``InvalidIdentity`` (mapped to 401)."""
-    identity = _verify_request(request)
+    identity = await _verify_request(request)
     if identity.user_id == ANONYMOUS:
         raise InvalidIdentity("Authentication required.")
     return identity
@@ -100,7 +130,7 @@ async def require_identity(request: Request) -> Identity:
 async def optional_identity(request: Request) -> Identity | None:
     """For public routes: what the gateway vouches for (the client address), if anything."""
     try:
-        return _verify_request(request)
+        return await _verify_request(request)
     except InvalidIdentity:
         return None
 

@@ -1,4 +1,9 @@
-"""The operational endpoints every service has: ``/health``, ``/ready`` and ``/metrics``."""
+"""The operational endpoints every service has: ``/health``, ``/ready`` and ``/metrics``.
+
+A service whose port is public (the gateway) keeps ``/health`` and a plain ``/ready`` there
+(``details=False``: no metrics, no names of what failed) and serves the full set on a listener
+of its own for operators.
+"""
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,7 +31,7 @@ async def run_checks(checks: Mapping[str, ReadinessCheck]) -> dict[str, str]:
     return {name: "ok" if ok else "failed" for name, ok in zip(checks, results, strict=True)}
 
 
-def ops_router() -> APIRouter:
+def ops_router(*, details: bool = True) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/health")
@@ -38,6 +43,10 @@ def ops_router() -> APIRouter:
         checks: Mapping[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
         results = await run_checks(checks)
         failed = sorted(name for name, result in results.items() if result != "ok")
+        if not details:
+            if failed:
+                return problem_response(503, "Not ready.", headers={"Retry-After": "2"})
+            return JSONResponse({"status": "ready"})
         if failed:
             return problem_response(
                 503,
@@ -47,9 +56,11 @@ def ops_router() -> APIRouter:
             )
         return JSONResponse({"status": "ready", "checks": results})
 
-    @router.get("/metrics")
-    async def metrics(request: Request) -> Response:
-        payload = generate_latest(request.app.state.metrics.registry)
-        return Response(payload, media_type=CONTENT_TYPE_LATEST)
+    if details:
+
+        @router.get("/metrics")
+        async def metrics(request: Request) -> Response:
+            payload = generate_latest(request.app.state.metrics.registry)
+            return Response(payload, media_type=CONTENT_TYPE_LATEST)
 
     return router

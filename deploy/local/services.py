@@ -55,6 +55,8 @@ class ServiceProcess:
             # Clients reach the gateway from loopback too; uvicorn's default of trusting
             # X-Forwarded-For from 127.0.0.1 would let them choose their own address.
             "--no-proxy-headers",
+            # No "Server: uvicorn" on any response: nothing to fingerprint.
+            "--no-server-header",
             "--timeout-graceful-shutdown",
             "10",
             # uvicorn's 5 s equals httpx's idle expiry: a client reusing a connection just as

@@ -42,10 +42,21 @@ def alert_exprs() -> list[str]:
 def test_prometheus_discovers_every_replica_of_every_service() -> None:
     config = load_yaml(OBSERVABILITY_DIR / "prometheus" / "prometheus.yml")
     job = next(job for job in config["scrape_configs"] if job["job_name"] == "taskstream")
-    discovery = job["dns_sd_configs"][0]
+    ports = {name: sd["port"] for sd in job["dns_sd_configs"] for name in sd["names"]}
 
-    assert set(discovery["names"]) == set(APP_SERVICES)
-    assert discovery["port"] == 8000
+    assert set(ports) == set(APP_SERVICES)
+    assert {ports[name] for name in ("auth", "tasks", "search")} == {8000}
+
+
+def test_prometheus_scrapes_the_gateway_on_its_ops_port_not_its_public_one() -> None:
+    config = load_yaml(OBSERVABILITY_DIR / "prometheus" / "prometheus.yml")
+    job = next(job for job in config["scrape_configs"] if job["job_name"] == "taskstream")
+    ports = {name: sd["port"] for sd in job["dns_sd_configs"] for name in sd["names"]}
+    gateway = load_yaml(REPO / "deploy/compose/compose.yaml")["services"]["gateway"]
+
+    assert str(ports["gateway"]) == str(gateway["environment"]["GATEWAY_OPS_PORT"])
+    assert gateway["environment"]["GATEWAY_OPS_HOST"] == "0.0.0.0"  # noqa: S104 - backend network
+    assert not any(str(ports["gateway"]) in str(p) for p in gateway["ports"])
 
 
 @pytest.mark.parametrize("source", ["dashboard", "alerts"])

@@ -50,6 +50,7 @@ def run_env(run_id: str, work_dir: Path) -> dict[str, str]:
         "GATEWAY_PUBLIC_BURST": "2000",
         "GATEWAY_USER_RATE_PER_SECOND": "1000",
         "GATEWAY_USER_BURST": "2000",
+        "GATEWAY_INVALID_CREDENTIALS_PER_ADDRESS": "100000",
         "GATEWAY_CORS_ORIGINS": "http://app.example.test",
         "FORWARDED_ALLOW_IPS": "",  # uvicorn: a client's X-Forwarded-For is not its address
         "SEARCH_INDEX_DIR": str(work_dir / "search-index"),
@@ -71,12 +72,18 @@ class System:
     def gateway_url(self) -> str:
         return self.one("gateway").url
 
+    @property
+    def gateway_ops_url(self) -> str:
+        return ops_url(self.one("gateway"))
+
     def add(
         self, name: str, *, extra_env: Mapping[str, str] | None = None, start: bool = True
     ) -> ServiceProcess:
         """Start one more replica of ``name`` with its own port (and its own index dir)."""
         replica = len(self.processes.get(name, []))
         env = {**self.env, **(extra_env or {})}
+        if name == "gateway":
+            env.setdefault("GATEWAY_OPS_PORT", str(free_port()))
         if name == "search":
             env["SEARCH_INDEX_DIR"] = str(self.work_dir / f"search-index-{replica}")
         proc = ServiceProcess(name, free_port(), env, LOG_DIR, replica=replica)
@@ -101,6 +108,11 @@ class System:
             for proc in self.processes.get(name, []):
                 proc.stop()
         drop_run_data(self.env)
+
+
+def ops_url(gateway: ServiceProcess) -> str:
+    """The gateway's ops listener (metrics, readiness details), never its public port."""
+    return f"http://127.0.0.1:{gateway.env['GATEWAY_OPS_PORT']}"
 
 
 def drop_run_data(env: Mapping[str, str]) -> None:

@@ -57,25 +57,49 @@ async def test_an_expired_api_key_does_not_resolve_and_is_cleaned_up(
 ) -> None:
     store = ApiKeyStore(*mongo)
     now = datetime.now(UTC)
-    expired_hash, forever_hash = secret_digest(new_secret()), secret_digest(new_secret())
+    expired_hash, fresh_hash = secret_digest(new_secret()), secret_digest(new_secret())
     expired = await store.create(
         user_id="u-expiry",
         name="old",
         prefix="tsk_old",
         key_hash=expired_hash,
+        scopes=["tasks:read"],
         now=now - timedelta(days=2),
         expires_in_days=1,
     )
     await store.create(
         user_id="u-expiry",
-        name="forever",
+        name="fresh",
         prefix="tsk_new",
-        key_hash=forever_hash,
+        key_hash=fresh_hash,
+        scopes=["tasks:read"],
         now=now,
-        expires_in_days=None,
+        expires_in_days=365,
     )
     assert await store.by_hash(key_hash=expired_hash, now=now) is None
-    assert await store.by_hash(key_hash=forever_hash, now=now) is not None
+    assert await store.by_hash(key_hash=fresh_hash, now=now) is not None
     assert await store.delete_expired(now=now) >= 1
     assert await store.keys.find_one({"key_id": expired.id}) is None
-    assert await store.by_hash(key_hash=forever_hash, now=now) is not None
+    assert await store.by_hash(key_hash=fresh_hash, now=now) is not None
+
+
+async def test_a_key_stored_without_an_expiry_lives_a_year_at_most(
+    mongo: tuple[MongoClient, str],
+) -> None:
+    # Keys made before expiry was required carry ``expires_at: null``; none may live forever.
+    store = ApiKeyStore(*mongo)
+    now = datetime.now(UTC)
+    legacy_hash = secret_digest(new_secret())
+    await store.keys.insert_one(
+        {
+            "_id": legacy_hash,
+            "key_id": new_secret(),
+            "user_id": "u-expiry",
+            "name": "legacy",
+            "prefix": "tsk_legacy",
+            "created_at": now - timedelta(days=366),
+            "expires_at": None,
+        }
+    )
+    assert await store.by_hash(key_hash=legacy_hash, now=now) is None
+    assert await store.by_hash(key_hash=legacy_hash, now=now - timedelta(days=2)) is not None

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from deploy.local.services import ServiceProcess
 from shared.identity import Identity
 from tests.integration.harness import System
-from tests.integration.helpers import new_account, signed_headers
+from tests.integration.helpers import SignedAs, new_account
 from tests.integration.secrets_registry import (
     Account,
     Observation,
@@ -38,9 +38,10 @@ WRITERS = 2
 async def replica_total(system: System, replica: ServiceProcess, user_id: str, q: str) -> int:
     """Ask one search replica directly, as the gateway would on the user's behalf."""
     identity = Identity(user_id=user_id, via="jwt")
-    headers = signed_headers(system, identity, method="GET", path=SEARCH_PATH)
     async with httpx.AsyncClient(base_url=replica.url, timeout=10) as client:
-        response = await client.get(SEARCH_PATH, params={"q": q, "limit": 100}, headers=headers)
+        response = await client.get(
+            SEARCH_PATH, params={"q": q, "limit": 100}, auth=SignedAs(system, identity)
+        )
     assert response.status_code == 200, response.text
     total: int = response.json()["total"]
     return total

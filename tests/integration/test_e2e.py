@@ -144,7 +144,9 @@ async def test_logout_all_ends_every_session(client: httpx.AsyncClient, system: 
 async def test_api_key_works_until_deleted(client: httpx.AsyncClient) -> None:
     account = await new_account(client)
     created = await client.post(
-        "/api/v1/auth/api-keys", json={"name": "ci"}, headers=account.headers
+        "/api/v1/auth/api-keys",
+        json={"name": "ci", "scopes": ["tasks:read", "tasks:write"]},
+        headers=account.headers,
     )
     assert created.status_code == 201, created.text
     key = created.json()
@@ -172,7 +174,11 @@ async def test_second_user_sees_nothing_of_the_first(
     owner = await new_account(client)
     word = unique_word()
     task = await create_task(client, owner, title=f"{word} private", description="secret plans")
-    key = await client.post("/api/v1/auth/api-keys", json={"name": "owner"}, headers=owner.headers)
+    key = await client.post(
+        "/api/v1/auth/api-keys",
+        json={"name": "owner", "scopes": ["tasks:read"]},
+        headers=owner.headers,
+    )
     assert key.status_code == 201, key.text
     remember(key.json()["key"])
     await wait_searchable(client, owner, word, 1)

@@ -120,7 +120,9 @@ async def test_redis_outage_refuses_an_api_key_deleted_before_it(
     # it must ask auth again once its answer is older than 5 s.
     owner = await new_account(client)
     created = await client.post(
-        "/api/v1/auth/api-keys", json={"name": "doomed"}, headers=owner.headers
+        "/api/v1/auth/api-keys",
+        json={"name": "doomed", "scopes": ["tasks:read"]},
+        headers=owner.headers,
     )
     key = {"X-API-Key": created.json()["key"]}
     assert (await client.get("/api/v1/tasks", headers=key)).status_code == 200

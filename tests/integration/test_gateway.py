@@ -15,7 +15,7 @@ import pytest
 
 from deploy.local.services import REPO, ServiceProcess
 from shared.identity import Identity
-from tests.integration.harness import System, free_port, stack_command
+from tests.integration.harness import System, free_port, ops_url, stack_command
 from tests.integration.helpers import login, new_account, signed_headers
 from tests.integration.secrets_registry import Account, bearer, remember
 
@@ -137,7 +137,8 @@ async def test_logout_revokes_the_token_at_the_next_request(api: httpx.AsyncClie
 
 
 async def create_api_key(api: httpx.AsyncClient, account: Account) -> tuple[str, str]:
-    response = await api.post("/api/v1/auth/api-keys", json={"name": "ci"}, headers=account.headers)
+    body = {"name": "ci", "scopes": ["tasks:read", "tasks:write"]}
+    response = await api.post("/api/v1/auth/api-keys", json=body, headers=account.headers)
     assert response.status_code == 201, response.text
     body = response.json()
     remember(body["key"])
@@ -225,11 +226,13 @@ async def test_one_replica_of_two_stopped_costs_no_request(
                 ]
                 writes = [
                     await client.post(
-                        "/api/v1/auth/api-keys", json={"name": f"k{i}"}, headers=account.headers
+                        "/api/v1/auth/api-keys",
+                        json={"name": f"k{i}", "scopes": ["tasks:read"]},
+                        headers=account.headers,
                     )
                     for i in range(4)
                 ]
-                metrics = (await client.get("/metrics")).text
+                metrics = (await client.get(ops_url(gateway) + "/metrics")).text
     remember(*(w.json().get("key") for w in writes))
     assert [r.status_code for r in reads] == [200] * 10
     assert [r.status_code for r in writes] == [201] * 4
@@ -331,7 +334,7 @@ async def test_a_rotated_signing_key_is_fetched_on_its_unknown_kid(
                 new = await login(client, account.email, account.password)
                 assert kid_of(new) != kid_of(old)
                 after = [await client.get("/api/v1/tasks", headers=bearer(t)) for t in (new, old)]
-                metrics = (await client.get("/metrics")).text
+                metrics = (await client.get(ops_url(gateway) + "/metrics")).text
     assert [r.status_code for r in after] == [200, 200]
     assert 'gateway_jwks_refreshes_total{outcome="ok"} 2.0' in metrics
 
@@ -355,7 +358,7 @@ async def test_redis_stopped_mid_test_keeps_serving_with_memory_limits(
                 burst = [
                     await client.get("/api/v1/tasks", headers=alive.headers) for _ in range(60)
                 ]
-                metrics = (await client.get("/metrics")).text
+                metrics = (await client.get(ops_url(gateway) + "/metrics")).text
             finally:
                 stack_command("up", "redis")
                 await wait_ready(system, "auth", "tasks")

@@ -93,7 +93,9 @@ async def test_no_operation_fails_with_an_api_key(system: System, tmp_path: Path
     async with gateway_client(system) as client:
         account = await new_account(client)
         key = await client.post(
-            "/api/v1/auth/api-keys", json={"name": "fuzz"}, headers=account.headers
+            "/api/v1/auth/api-keys",
+            json={"name": "fuzz", "scopes": ["tasks:read", "tasks:write", "search:read"]},
+            headers=account.headers,
         )
     assert key.status_code == 201, key.text
     remember(key.json()["key"])

@@ -127,7 +127,7 @@ async def test_query_syntax_is_plain_text(system: System, q: str) -> None:
 )
 async def test_bad_parameters_are_422_problems(system: System, params: dict[str, Any]) -> None:
     async with httpx.AsyncClient(base_url=system.one("search").url) as client:
-        response = await client.get(SEARCH_PATH, params=params, headers=signed(system, new_id()))
+        response = await client.get(SEARCH_PATH, params=params, auth=signed(system, new_id()))
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
 

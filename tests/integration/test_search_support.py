@@ -24,8 +24,9 @@ from shared.events import (
     TaskSnapshot,
     encode_event,
 )
-from shared.identity import Identity, sign_identity
+from shared.identity import Identity
 from tests.integration.harness import System
+from tests.integration.helpers import SignedAs
 from tests.integration.secrets_registry import RETIRED_PROCESSES
 
 SEARCH_PATH = "/api/v1/search"
@@ -100,11 +101,9 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def signed(system: System, user_id: str) -> dict[str, str]:
-    secret = system.env["INTERNAL_SIGNING_SECRET"].encode()
-    identity = Identity(user_id=user_id, via="jwt")
-    header = sign_identity(identity, secret=secret, method="GET", path=SEARCH_PATH)
-    return {"X-Taskstream-Identity": header}
+def signed(system: System, user_id: str) -> SignedAs:
+    """Sign a direct request to a search replica as ``user_id`` (query included)."""
+    return SignedAs(system, Identity(user_id=user_id, via="jwt"))
 
 
 async def search(
@@ -112,7 +111,7 @@ async def search(
 ) -> dict[str, Any]:
     base = (replica or system.one("search")).url
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        response = await client.get(SEARCH_PATH, params=params, headers=signed(system, user_id))
+        response = await client.get(SEARCH_PATH, params=params, auth=signed(system, user_id))
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -14,7 +14,7 @@ from aiokafka.structs import ConsumerRecord
 from shared.events import TaskCloudEvent, decode_event
 from shared.identity import Identity
 from tests.integration.harness import System
-from tests.integration.helpers import signed_headers
+from tests.integration.helpers import SignedAs
 
 TASKS = "/api/v1/tasks"
 
@@ -31,9 +31,8 @@ class TasksUser:
         self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
     ) -> httpx.Response:
         identity = Identity(user_id=self.user_id, via="jwt")
-        signed = signed_headers(self.system, identity, method=method, path=path)
         return await self.client.request(
-            method, path, headers={**signed, **(headers or {})}, **kwargs
+            method, path, headers=headers, auth=SignedAs(self.system, identity), **kwargs
         )
 
     async def create(self, **fields: Any) -> dict[str, Any]:

@@ -7,12 +7,15 @@ lookup: FerretDB v1 (SQLite) would scan the collection for any other filter.
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 Document = dict[str, Any]
+Scope = Literal["tasks:read", "tasks:write", "search:read"]
+SCOPES: frozenset[str] = frozenset(get_args(Scope))
+MAX_LIFETIME = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -21,18 +24,21 @@ class ApiKey:
     user_id: str
     name: str
     prefix: str
+    scopes: tuple[str, ...]
     created_at: datetime
-    expires_at: datetime | None
+    expires_at: datetime
 
     @classmethod
     def from_document(cls, doc: Document) -> "ApiKey":
+        # Keys made before scopes and expiry existed get no scope and the longest lifetime.
         return cls(
             id=doc["key_id"],
             user_id=doc["user_id"],
             name=doc["name"],
             prefix=doc["prefix"],
+            scopes=tuple(scope for scope in doc.get("scopes", ()) if scope in SCOPES),
             created_at=doc["created_at"],
-            expires_at=doc.get("expires_at"),
+            expires_at=doc.get("expires_at") or doc["created_at"] + MAX_LIFETIME,
         )
 
 
@@ -51,24 +57,28 @@ class ApiKeyStore:
         name: str,
         prefix: str,
         key_hash: str,
+        scopes: list[str],
         now: datetime,
-        expires_in_days: int | None,
+        expires_in_days: int,
     ) -> ApiKey:
-        expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
         doc = {
             "_id": key_hash,
             "key_id": uuid.uuid4().hex,
             "user_id": user_id,
             "name": name,
             "prefix": prefix,
+            "scopes": sorted(set(scopes)),
             "created_at": now,
-            "expires_at": expires_at,
+            "expires_at": now + min(timedelta(days=expires_in_days), MAX_LIFETIME),
         }
         await self.keys.insert_one(doc)
         return ApiKey.from_document(doc)
 
     async def count(self, *, user_id: str) -> int:
         return await self.keys.count_documents({"user_id": user_id})
+
+    async def list_active(self, *, user_id: str, now: datetime) -> list[ApiKey]:
+        return [key for key in await self.list(user_id=user_id) if key.expires_at > now]
 
     async def list(self, *, user_id: str) -> list[ApiKey]:
         cursor = self.keys.find({"user_id": user_id}).sort("created_at", -1)
@@ -83,9 +93,8 @@ class ApiKeyStore:
 
     async def by_hash(self, *, key_hash: str, now: datetime) -> ApiKey | None:
         doc = await self.keys.find_one({"_id": key_hash})
-        if doc is None or (doc["expires_at"] is not None and doc["expires_at"] <= now):
-            return None
-        return ApiKey.from_document(doc)
+        key = ApiKey.from_document(doc) if doc is not None else None
+        return key if key is not None and key.expires_at > now else None
 
     async def delete_expired(self, *, now: datetime) -> int:
         result = await self.keys.delete_many({"expires_at": {"$lte": now}})

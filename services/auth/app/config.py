@@ -24,9 +24,15 @@ class Settings(ServiceSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
     refresh_reuse_grace_seconds: float = Field(default=2.0, ge=0, le=60)
     cookie_secure: bool = True
+    # Per (account, client address): a stranger's failures never lock the owner out.
     login_max_failures_per_account: int = Field(default=10, ge=1)
     login_max_failures_per_address: int = Field(default=50, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
+    # Failures at one account from all addresses together past which each one is slowed.
+    login_account_flood_threshold: int = Field(default=100, ge=1)
+    login_flood_delay_seconds: float = Field(default=1.0, ge=0, le=10)
+    # Creating an API key needs a sign-in this recent, or the password in the request.
+    api_key_recent_auth_seconds: int = Field(default=600, ge=0)
     argon2_memory_kib: int = Field(default=OWASP_MIN_MEMORY_KIB, ge=OWASP_MIN_MEMORY_KIB)
     argon2_time_cost: int = Field(default=OWASP_MIN_TIME_COST, ge=OWASP_MIN_TIME_COST)
     argon2_parallelism: int = Field(default=1, ge=1)

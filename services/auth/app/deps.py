@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.auth.app.config import Settings
-from services.auth.app.errors import NotTheGateway
+from services.auth.app.errors import ApiKeyNotAllowed, NotTheGateway
 from services.auth.app.service import AuthService
 from shared.identity import CurrentIdentity, GatewayVouched, Identity, client_address
 
@@ -31,9 +31,24 @@ def require_gateway(identity: CurrentIdentity) -> Identity:
     return identity
 
 
+def require_session(identity: CurrentIdentity) -> Identity:
+    """A signed-in user; an API key cannot manage keys or sessions, even its own."""
+    if identity.via == "api_key":
+        raise ApiKeyNotAllowed("API keys cannot manage API keys or sessions; sign in instead.")
+    return identity
+
+
 Service = Annotated[AuthService, Depends(get_service)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 ClientAddress = Annotated[str, Depends(get_client_address)]
 GatewayCaller = Annotated[Identity, Depends(require_gateway)]
+SessionIdentity = Annotated[Identity, Depends(require_session)]
 
-__all__ = ["AppSettings", "ClientAddress", "CurrentIdentity", "GatewayCaller", "Service"]
+__all__ = [
+    "AppSettings",
+    "ClientAddress",
+    "CurrentIdentity",
+    "GatewayCaller",
+    "Service",
+    "SessionIdentity",
+]

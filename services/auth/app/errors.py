@@ -44,6 +44,14 @@ class InvalidApiKey(DomainError):
     """Unknown, deleted or expired API key."""
 
 
+class ApiKeyNotAllowed(DomainError):
+    """API keys cannot manage API keys or sessions; that takes a signed-in session."""
+
+
+class RecentSignInRequired(DomainError):
+    """Creating an API key needs a recent sign-in or the account's password."""
+
+
 class NotTheGateway(DomainError):
     """An internal route was called by something other than the gateway."""
 
@@ -59,5 +67,7 @@ PROBLEM_STATUSES: ProblemMap = {
     ApiKeyNotFound: 404,
     ApiKeyLimitReached: 409,
     InvalidApiKey: 401,
+    ApiKeyNotAllowed: 403,
+    RecentSignInRequired: 403,
     NotTheGateway: 403,
 }

@@ -22,7 +22,7 @@ from services.auth.app.revocation import Revocations
 from services.auth.app.routes import ROUTERS
 from services.auth.app.service import AuthService
 from services.auth.app.sessions import SessionStore
-from services.auth.app.throttle import LoginThrottle
+from services.auth.app.throttle import Limits, LoginThrottle
 from services.auth.app.users import UserStore
 from shared.app import build_service_app
 from shared.clients import (
@@ -65,8 +65,11 @@ def build_service(
         api_keys=ApiKeyStore(mongo, database),
         throttle=LoginThrottle(
             redis,
-            per_account=settings.login_max_failures_per_account,
-            per_address=settings.login_max_failures_per_address,
+            limits=Limits(
+                per_pair=settings.login_max_failures_per_account,
+                per_address=settings.login_max_failures_per_address,
+                flood_threshold=settings.login_account_flood_threshold,
+            ),
             window_seconds=settings.login_failure_window_seconds,
         ),
         revocations=Revocations(redis, access_token_ttl=settings.access_token_ttl_seconds),

@@ -13,6 +13,11 @@ class AuthMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.login_floods = Counter(
+            "auth_login_flood_failures_total",
+            "Failed logins at an account that many addresses are failing at (each is slowed).",
+            registry=registry,
+        )
         self.refreshes = Counter(
             "auth_refreshes_total",
             "Refresh-token presentations by outcome: rotated, invalid, reuse_in_grace, theft.",

@@ -12,6 +12,7 @@ from pydantic import (
     field_validator,
 )
 
+from services.auth.app.apikeys import Scope
 from services.auth.app.passwords import MAX_LENGTH, password_problem
 
 # Deliberately loose (RFC 5321 allows a lot); the address is proven by use, not by a regex.
@@ -96,21 +97,42 @@ class SessionOut(BaseModel):
     current: bool
 
 
-class SessionList(BaseModel):
-    items: list[SessionOut]
-
-
 class ApiKeyCreate(Strict):
     name: Name
-    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=3)]
+    expires_in_days: Annotated[int, Field(ge=1, le=365)] = 90
+    password: LoginPassword | None = Field(
+        default=None,
+        description="The account's password; needed unless the session signed in within"
+        " the last 10 minutes.",
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _distinct(cls, scopes: list[str]) -> list[str]:
+        if len(set(scopes)) != len(scopes):
+            raise ValueError("Each scope may be listed once.")
+        return scopes
 
 
 class ApiKeyOut(BaseModel):
     id: str
     name: str
     prefix: str
+    scopes: list[Scope]
     created_at: datetime
-    expires_at: datetime | None
+    expires_at: datetime
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]
+    api_keys: list[ApiKeyOut] = Field(
+        description="The account's API keys that still work: they outlive every session."
+    )
+
+
+class LogoutAllRequest(Strict):
+    revoke_api_keys: bool = False
 
 
 class ApiKeyCreated(ApiKeyOut):
@@ -128,7 +150,8 @@ class ApiKeyResolveRequest(Strict):
 class ApiKeyResolved(BaseModel):
     user_id: str
     key_id: str
-    expires_at: datetime | None
+    scopes: list[Scope]
+    expires_at: datetime
 
 
 class SessionCheckRequest(Strict):

@@ -10,11 +10,13 @@ from services.auth.app.apikeys import ApiKey, ApiKeyStore
 from services.auth.app.config import Settings
 from services.auth.app.errors import (
     ApiKeyLimitReached,
+    ApiKeyNotAllowed,
     ApiKeyNotFound,
     InvalidApiKey,
     InvalidCredentials,
     InvalidRefreshToken,
     LoginThrottled,
+    RecentSignInRequired,
     SessionNotFound,
 )
 from services.auth.app.keys import KeyRing
@@ -52,6 +54,14 @@ class IssuedTokens:
 class NewApiKey:
     key: ApiKey
     secret: str
+
+
+@dataclass(frozen=True)
+class KeyRequest:
+    name: str
+    scopes: list[str]
+    expires_in_days: int
+    password: str | None = None
 
 
 @dataclass
@@ -106,19 +116,27 @@ class AuthService:
         self, *, email: str, password: str, address: str, user_agent: str | None
     ) -> IssuedTokens:
         email = normalise_email(email)
-        await self.throttle.begin_attempt(email=email, address=address)
+        flooded = await self.throttle.begin_attempt(email=email, address=address)
         user = await self.users.by_email(email)
         # Unknown emails are checked against a dummy hash so both cases take as long.
         with self.metrics.password_hashing.time():
             matches = await self.hashing.verify(user.password_hash if user else None, password)
         if user is None or not matches:
-            await self.throttle.failed(address=address)
+            await self.throttle.failed(email=email, address=address)
+            if flooded:
+                await self._slow_down_flood()
             raise InvalidCredentials("Invalid email or password.")
-        await self.throttle.succeeded(email=email)
+        await self.throttle.succeeded(email=email, address=address)
         if self.hashing.needs_rehash(user.password_hash):
             new_hash = await self.hashing.hash(password)
             await self.users.replace_hash(user_id=user.id, password_hash=new_hash)
         return await self._start_session(user_id=user.id, user_agent=user_agent)
+
+    async def _slow_down_flood(self) -> None:
+        """Many addresses are failing at this account: each failure waits before its answer."""
+        self.metrics.login_floods.inc()
+        log.warning("failed login at an account under a distributed guessing attack")
+        await asyncio.sleep(self.settings.login_flood_delay_seconds)
 
     async def _start_session(self, *, user_id: str, user_agent: str | None) -> IssuedTokens:
         refresh_token = new_secret()
@@ -183,7 +201,7 @@ class AuthService:
         if identity.session_id is not None:
             await self._revoke_sessions([identity.session_id], now=utcnow())
 
-    async def logout_all(self, *, identity: Identity) -> None:
+    async def logout_all(self, *, identity: Identity, revoke_api_keys: bool = False) -> None:
         now = utcnow()
         await self._revoke_presented_token(identity)
         await self.revocations.revoke_user_tokens(
@@ -191,6 +209,9 @@ class AuthService:
         )
         session_ids = await self.sessions.active_ids(user_id=identity.user_id)
         await self._revoke_sessions(session_ids, now=now)
+        if revoke_api_keys:
+            for key in await self.api_keys.list(user_id=identity.user_id):
+                await self._revoke_api_key(user_id=identity.user_id, key_id=key.id)
 
     async def _revoke_presented_token(self, identity: Identity) -> None:
         if identity.token_id is not None and identity.token_expires_at is not None:
@@ -222,27 +243,58 @@ class AuthService:
         )
 
     async def create_api_key(
-        self, *, user_id: str, name: str, expires_in_days: int | None
+        self, *, identity: Identity, request: KeyRequest, address: str
     ) -> NewApiKey:
+        await self._confirm_recent_sign_in(identity, password=request.password, address=address)
+        user_id = identity.user_id
         if await self.api_keys.count(user_id=user_id) >= self.settings.api_key_max_per_user:
             raise ApiKeyLimitReached("Delete an API key before creating another.")
         secret, prefix = new_api_key()
         key = await self.api_keys.create(
             user_id=user_id,
-            name=name,
+            name=request.name,
             prefix=prefix,
             key_hash=secret_digest(secret),
+            scopes=request.scopes,
             now=utcnow(),
-            expires_in_days=expires_in_days,
+            expires_in_days=request.expires_in_days,
         )
         return NewApiKey(key, secret)
 
+    async def _confirm_recent_sign_in(
+        self, identity: Identity, *, password: str | None, address: str
+    ) -> None:
+        """A stolen access token alone must not mint a long-lived credential."""
+        if identity.via != "jwt" or identity.session_id is None:
+            raise ApiKeyNotAllowed("API keys cannot manage API keys or sessions; sign in instead.")
+        if password is not None:
+            await self._check_password(identity.user_id, password=password, address=address)
+            return
+        session = await self.sessions.get(identity.session_id)
+        age = (utcnow() - session.created_at).total_seconds() if session else float("inf")
+        if age > self.settings.api_key_recent_auth_seconds:
+            raise RecentSignInRequired(
+                "Sign in again, or send the account's password, to create an API key."
+            )
+
+    async def _check_password(self, user_id: str, *, password: str, address: str) -> None:
+        """Re-authentication, throttled like a login so it cannot be a guessing oracle."""
+        user = await self.me(user_id=user_id)
+        await self.throttle.begin_attempt(email=user.email, address=address)
+        if not await self.hashing.verify(user.password_hash, password):
+            await self.throttle.failed(email=user.email, address=address)
+            raise RecentSignInRequired("The password is not correct.")
+        await self.throttle.succeeded(email=user.email, address=address)
+
     async def list_api_keys(self, *, user_id: str) -> list[ApiKey]:
-        return await self.api_keys.list(user_id=user_id)
+        return await self.api_keys.list_active(user_id=user_id, now=utcnow())
 
     async def delete_api_key(self, *, user_id: str, key_id: str) -> None:
         if not await self.api_keys.owned(key_id=key_id, user_id=user_id):
             raise ApiKeyNotFound("No such API key.")
+        await self._revoke_api_key(user_id=user_id, key_id=key_id)
+
+    async def _revoke_api_key(self, *, user_id: str, key_id: str) -> None:
         # Redis first, as for sessions: a failure leaves the key whole and the delete retryable.
         await self.revocations.revoke_api_key(key_id)
         await self.api_keys.delete(key_id=key_id, user_id=user_id)

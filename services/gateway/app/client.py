@@ -4,15 +4,25 @@ aiohttp, not httpx: measured on this machine against a trivial upstream, a strea
 ~130 µs of client CPU with aiohttp, ~1.5 ms with raw httpcore and ~1.8-2.6 ms with httpx
 (httpcore re-imports the absent ``sniffio`` on every request, and its anyio stream is slow).
 
+Every body is held whole before it is sent (the proxy reads it first), so the request's
+framing is the gateway's own and a connection goes back to the pool only after a complete
+exchange. Each upstream service has its own budget of connections; a request waits for one at
+most ``upstream_pool_wait_seconds`` (then 503 + ``Retry-After``), so a stalled service cannot
+take the others' connections.
+
+Breakers count upstream faults only: connect errors, timeouts, protocol errors and 5xx
+answers. Nothing a client sends reaches this module before it is known to be whole and sane.
+
 Retries: a connection that could not be established carried no request, so that attempt is
-retried on the next replica for any method whose body is still in hand. Errors after the
-request may have been sent (a dropped keep-alive connection, a protocol error) are retried
-only for idempotent methods. Read timeouts are never retried: the upstream may be working.
+retried on the next replica for any method. Errors after the request may have been sent (a
+dropped keep-alive connection, a protocol error) are retried only for idempotent methods.
+Read timeouts are never retried: the upstream may be working.
 """
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import aiohttp
@@ -35,8 +45,8 @@ from shared.identity import IDENTITY_HEADER, Identity, sign_identity
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RESOLVE_PATH = "/internal/v1/api-keys/resolve"
 SESSION_CHECK_PATH = "/internal/v1/sessions/check"
-Body = bytes | AsyncIterable[bytes]
 Headers = list[tuple[str, str]]
+POOL_WAIT_RETRY_AFTER_SECONDS = 1
 
 
 # Forward the client's own headers; aiohttp must not add or rewrite any of these.
@@ -51,8 +61,9 @@ def open_http_client(settings: Settings) -> aiohttp.ClientSession:
         sock_connect=settings.upstream_connect_timeout_seconds,
         sock_read=settings.upstream_read_timeout_seconds,
     )
-    # Keep-alive below uvicorn's 5 s so we never reuse a connection it is closing.
-    connector = aiohttp.TCPConnector(limit=settings.upstream_max_connections, keepalive_timeout=4.0)
+    # Keep-alive below uvicorn's 5 s so we never reuse a connection it is closing. No limit
+    # here: each service's budget (ConnectionBudget) bounds and times the wait instead.
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=4.0)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=timeout,
@@ -90,6 +101,41 @@ def _circuit_gauge(metrics: GatewayMetrics, service: str) -> StateListener:
     return on_change
 
 
+class ConnectionBudget:
+    """At most ``size`` exchanges with one service at once; waiting for a slot has a deadline."""
+
+    def __init__(self, service: str, *, size: int, wait_seconds: float) -> None:
+        self._service = service
+        self._slots = asyncio.Semaphore(size)
+        self._wait_seconds = wait_seconds
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(self._wait_seconds):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise UpstreamUnavailable(
+                f"The {self._service} service is busy; try again shortly.",
+                retry_after=POOL_WAIT_RETRY_AFTER_SECONDS,
+            ) from None
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+def build_budgets(settings: Settings) -> dict[str, ConnectionBudget]:
+    return {
+        service: ConnectionBudget(
+            service,
+            size=settings.upstream_max_connections,
+            wait_seconds=settings.upstream_pool_wait_seconds,
+        )
+        for service in ("auth", "tasks", "search")
+    }
+
+
 class _Retryable(Exception):
     """An attempt failed in a way another replica might not: ``connect`` or ``protocol``."""
 
@@ -106,17 +152,37 @@ class UpstreamClient:
         pools: Mapping[str, ReplicaPool],
         metrics: GatewayMetrics,
         *,
+        budgets: Mapping[str, ConnectionBudget],
         signing_secret: bytes,
     ) -> None:
         self.http = http
         self.pools = pools
         self._metrics = metrics
+        self._budgets = budgets
         self._secret = signing_secret
 
-    async def send(
-        self, service: str, *, method: str, target: str, headers: Headers, body: Body
+    @asynccontextmanager
+    async def exchange(
+        self, service: str, *, method: str, target: str, headers: Headers, body: bytes
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """One request to a replica of ``service``; the response body streams inside.
+
+        Leaving the block releases the connection: back to the pool if the response was read
+        to its end, closed otherwise.
+        """
+        async with self._budgets[service].slot():
+            response = await self._send(
+                service, method=method, target=target, headers=headers, body=body
+            )
+            try:
+                yield response
+            finally:
+                response.release()
+
+    async def _send(
+        self, service: str, *, method: str, target: str, headers: Headers, body: bytes
     ) -> aiohttp.ClientResponse:
-        """Send to one healthy replica (retrying where safe); the response body streams."""
+        """Send to one healthy replica, retrying where safe."""
         pool = self.pools[service]
         tried: set[int] = set()
         while True:
@@ -126,9 +192,7 @@ class UpstreamClient:
                 return await self._attempt(pool, replica, method, target, headers, body)
             except _Retryable as failure:
                 retry_allowed = method in IDEMPOTENT_METHODS or failure.kind == "connect"
-                if not (
-                    isinstance(body, bytes) and retry_allowed and len(tried) < len(pool.replicas)
-                ):
+                if not (retry_allowed and len(tried) < len(pool.replicas)):
                     raise BadUpstream(failure.detail) from None
 
     async def _attempt(
@@ -138,7 +202,7 @@ class UpstreamClient:
         method: str,
         target: str,
         headers: Headers,
-        body: Body,
+        body: bytes,
     ) -> aiohttp.ClientResponse:
         started = time.perf_counter()
         try:
@@ -169,7 +233,10 @@ class UpstreamClient:
         except BaseException:
             pool.release(replica)
             raise
-        pool.succeeded(replica)
+        if response.status >= 500:
+            self._failed(pool, replica, "status")
+        else:
+            pool.succeeded(replica)
         self._metrics.upstream_latency.labels(pool.service).observe(time.perf_counter() - started)
         return response
 
@@ -187,8 +254,9 @@ class UpstreamClient:
 
     async def fetch(self, service: str, path: str) -> bytes:
         """GET a small document (JWKS, OpenAPI) from a replica; raise unless it is a 200."""
-        response = await self.send(service, method="GET", target=path, headers=[], body=b"")
-        async with response:
+        async with self.exchange(
+            service, method="GET", target=path, headers=[], body=b""
+        ) as response:
             content = await response.read()
         if response.status != 200:
             raise BadUpstream(f"{service} answered {response.status} for {path}")
@@ -223,12 +291,12 @@ class UpstreamClient:
 
     async def _post_internal(self, path: str, payload: dict[str, object]) -> tuple[int, bytes]:
         identity = Identity(user_id="gateway", via="service")
-        signed = sign_identity(identity, secret=self._secret, method="POST", path=path)
+        body = orjson.dumps(payload)
+        signed = sign_identity(identity, secret=self._secret, method="POST", path=path, body=body)
         headers = [("content-type", "application/json"), (IDENTITY_HEADER, signed)]
-        response = await self.send(
-            "auth", method="POST", target=path, headers=headers, body=orjson.dumps(payload)
-        )
-        async with response:
+        async with self.exchange(
+            "auth", method="POST", target=path, headers=headers, body=body
+        ) as response:
             return response.status, await response.read()
 
 
@@ -237,8 +305,14 @@ def parse_resolved_key(content: bytes) -> ResolvedKey:
     expires = data.get("expires_at")
     if isinstance(expires, str):
         expires = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+    scopes = data.get("scopes", [])
+    if not isinstance(scopes, list):
+        raise TypeError("scopes must be a list")
     return ResolvedKey(
-        str(data["user_id"]), str(data["key_id"]), None if expires is None else float(expires)
+        str(data["user_id"]),
+        str(data["key_id"]),
+        None if expires is None else float(expires),
+        frozenset(str(scope) for scope in scopes),
     )
 
 

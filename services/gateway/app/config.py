@@ -3,6 +3,7 @@
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.gateway.app.addresses import parse_networks
 from shared.settings import CsvList, ServiceSettings, split_csv
 
 
@@ -11,21 +12,31 @@ class Settings(ServiceSettings):
 
     service_name: str = "gateway"
     port: int = 8000
+    # Metrics and readiness details; loopback unless a deployment opens it to its scraper.
+    ops_host: str = "127.0.0.1"
+    ops_port: int = Field(default=8090, ge=1, le=65535)
 
     auth_urls: CsvList = Field(default_factory=lambda: ["http://127.0.0.1:8001"])
     tasks_urls: CsvList = Field(default_factory=lambda: ["http://127.0.0.1:8002"])
     search_urls: CsvList = Field(default_factory=lambda: ["http://127.0.0.1:8003"])
     cors_origins: CsvList = Field(default_factory=list)
+    # Peers whose X-Forwarded-For names the client (CIDRs); empty: the socket peer is the client.
+    trusted_proxies: CsvList = Field(default_factory=list)
 
     user_rate_per_second: float = Field(default=50.0, gt=0)
     user_burst: int = Field(default=100, ge=1)
     public_rate_per_second: float = Field(default=10.0, gt=0)
     public_burst: int = Field(default=30, ge=1)
+    # Invalid credentials per client address and window before 429 without any lookup.
+    invalid_credentials_per_address: int = Field(default=20, ge=1)
+    invalid_credentials_window_seconds: int = Field(default=60, ge=1)
 
     upstream_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     # Generous: a timed-out write may still land, and the client retrying it makes a duplicate.
     upstream_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Per upstream service; a request waits at most upstream_pool_wait_seconds for one (503).
     upstream_max_connections: int = Field(default=200, ge=1)
+    upstream_pool_wait_seconds: float = Field(default=2.0, gt=0)
     # Passive health and circuit breaking, per replica.
     breaker_failure_threshold: int = Field(default=3, ge=1)
     breaker_cooldown_seconds: float = Field(default=5.0, gt=0)
@@ -37,10 +48,14 @@ class Settings(ServiceSettings):
     redis_retry_seconds: float = Field(default=1.0, ge=0)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # The whole body must arrive within this, or 408; nothing is forwarded before it has.
+    body_read_timeout_seconds: float = Field(default=10.0, gt=0)
     max_url_bytes: int = Field(default=8192, ge=256)
     max_header_bytes: int = Field(default=16384, ge=1024)
 
-    @field_validator("auth_urls", "tasks_urls", "search_urls", "cors_origins", mode="before")
+    @field_validator(
+        "auth_urls", "tasks_urls", "search_urls", "cors_origins", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _split(cls, value: object) -> object:
         return split_csv(value)
@@ -51,3 +66,9 @@ class Settings(ServiceSettings):
         if not value:
             raise ValueError("at least one upstream URL is required")
         return [url.rstrip("/") for url in value]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # fail at start-up on a malformed entry
+        return value

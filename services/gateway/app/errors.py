@@ -28,6 +28,18 @@ class RateLimited(DomainError):
         self.headers = {k.decode(): v.decode() for k, v in decision.headers(policy)}
 
 
+class CredentialsThrottled(DomainError):
+    """Too many invalid credentials from one client address: refused before any lookup."""
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__("Too many invalid credentials from this address; try again later.")
+        self.headers = {"Retry-After": str(max(1, retry_after))}
+
+
+class MissingScope(DomainError):
+    """The API key does not carry the scope this route needs."""
+
+
 class UpstreamUnavailable(DomainError):
     """Every replica of a service is failing or has its circuit open."""
 
@@ -56,6 +68,10 @@ class BodyTooLarge(DomainError):
     """The request body exceeds the gateway's limit."""
 
 
+class BodyTimeout(DomainError):
+    """The client did not send its whole body within the gateway's deadline."""
+
+
 class UnforwardableRequest(DomainError):
     """The request target or a header cannot be sent on as HTTP/1.1."""
 
@@ -74,10 +90,13 @@ PROBLEM_STATUSES: ProblemMap = {
     InvalidIdentity: 401,
     NotAuthenticated: 401,
     UnforwardableRequest: 400,
+    MissingScope: 403,
+    BodyTimeout: 408,
     BodyTooLarge: 413,
     UriTooLong: 414,
     HeadersTooLarge: 431,
     RateLimited: 429,
+    CredentialsThrottled: 429,
     BadUpstream: 502,
     UpstreamUnavailable: 503,
     RevocationUnverifiable: 503,

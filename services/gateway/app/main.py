@@ -2,7 +2,8 @@
 
 Request path, outermost first: request context (id, trace, access log, metrics) → security
 headers → CORS → gzip → size limits → the proxy, which forwards routed paths and lets the
-rest fall through to FastAPI (ops endpoints, OpenAPI, Swagger UI, 404s).
+rest fall through to FastAPI (``/health``, a plain ``/ready``, OpenAPI, Swagger UI, 404s).
+Metrics and readiness details are on the ops listener (``ops.py``), not on this port.
 """
 
 from collections.abc import AsyncIterator
@@ -15,7 +16,13 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-from services.gateway.app.client import UpstreamClient, build_pools, open_http_client
+from services.gateway.app.addresses import parse_networks
+from services.gateway.app.client import (
+    UpstreamClient,
+    build_budgets,
+    build_pools,
+    open_http_client,
+)
 from services.gateway.app.config import Settings
 from services.gateway.app.edges import (
     ProblemCorsMiddleware,
@@ -23,10 +30,12 @@ from services.gateway.app.edges import (
     SecurityHeadersMiddleware,
 )
 from services.gateway.app.errors import PROBLEM_STATUSES
+from services.gateway.app.failures import InvalidCredentialThrottle
 from services.gateway.app.fallback import FallbackRevocation
 from services.gateway.app.guard import AccessGuard
 from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.openapi import OpenApiCache
+from services.gateway.app.ops import ops_listener
 from services.gateway.app.proxy import ProxyMiddleware, Runtime, RuntimeHolder
 from services.gateway.app.ratelimit import Policy
 from services.gateway.app.routes import ROUTERS
@@ -56,7 +65,11 @@ EXPOSED_HEADERS = [
 
 
 def build_gatekeeper(
-    settings: Settings, upstreams: UpstreamClient, guard: AccessGuard, metrics: GatewayMetrics
+    settings: Settings,
+    upstreams: UpstreamClient,
+    guard: AccessGuard,
+    failures: InvalidCredentialThrottle,
+    metrics: GatewayMetrics,
 ) -> Gatekeeper:
     jwks = JwksCache(
         lambda: upstreams.fetch("auth", "/.well-known/jwks.json"),
@@ -76,6 +89,7 @@ def build_gatekeeper(
         api_keys=api_keys,
         guard=guard,
         fallback=FallbackRevocation(upstreams.check_session, api_keys.resolves_freshly, metrics),
+        failures=failures,
         user_policy=Policy("user", settings.user_rate_per_second, settings.user_burst),
         public_policy=Policy("public", settings.public_rate_per_second, settings.public_burst),
         metrics=metrics,
@@ -117,14 +131,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis = await stack.enter_async_context(open_redis(settings.redis_url, timeout_s=0.5))
             http = await stack.enter_async_context(open_http_client(settings))
             upstreams = UpstreamClient(
-                http, build_pools(settings, metrics), metrics, signing_secret=secret
+                http,
+                build_pools(settings, metrics),
+                metrics,
+                budgets=build_budgets(settings),
+                signing_secret=secret,
             )
             guard = AccessGuard(redis, metrics, retry_seconds=settings.redis_retry_seconds)
+            failures = InvalidCredentialThrottle(
+                redis,
+                metrics,
+                limit=settings.invalid_credentials_per_address,
+                window_seconds=settings.invalid_credentials_window_seconds,
+            )
             holder.runtime = Runtime(
                 upstreams=upstreams,
-                gatekeeper=build_gatekeeper(settings, upstreams, guard, metrics),
+                gatekeeper=build_gatekeeper(settings, upstreams, guard, failures, metrics),
                 signing_secret=secret,
                 max_body_bytes=settings.max_body_bytes,
+                body_read_timeout_seconds=settings.body_read_timeout_seconds,
+                trusted_proxies=parse_networks(settings.trusted_proxies),
             )
             app.state.openapi = OpenApiCache(
                 lambda service: upstreams.fetch(service, "/openapi.json"), UPSTREAMS
@@ -133,6 +159,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "redis": lambda: redis_ping(redis),
                 **{name: _replica_check(upstreams, name) for name in UPSTREAMS},
             }
+            await stack.enter_async_context(
+                ops_listener(app.state, host=settings.ops_host, port=settings.ops_port)
+            )
             yield
             holder.runtime = None
 
@@ -142,10 +171,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         routers=ROUTERS,
         domain_errors=PROBLEM_STATUSES,
+        ops_details=False,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )
+    # No redirect to a slash-less path: a trailing slash is a 404 problem, like any unknown path.
+    app.router.redirect_slashes = False
     app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
     # Right inside the request-context middleware, so proxied requests get ids and metrics too.
     app.user_middleware[1:1] = edge_middleware(settings, holder)

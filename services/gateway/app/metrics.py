@@ -40,7 +40,8 @@ class GatewayMetrics:
         )
         self.upstream_failures = Counter(
             "gateway_upstream_failures_total",
-            "Failed upstream attempts, by service and kind (connect, timeout, protocol).",
+            "Failed upstream attempts, by service and kind (connect, timeout, protocol, status"
+            " for a 5xx answer).",
             ["service", "kind"],
             registry=registry,
         )

@@ -1,8 +1,9 @@
 """One OpenAPI 3.1 document for the public API, merged from the services' own documents.
 
 Only public paths are kept (``/api/...`` and ``/.well-known/...``; never ``/internal``).
-Every operation also documents the answers the gateway itself may give (401, 413, 429,
-502-504) so that a schema-driven test through the gateway finds them all declared.
+Every operation also documents the answers the gateway itself may give (401, 403 for an API
+key without the scope, 408, 413, 429, 502-504) so that a schema-driven test through the gateway
+finds them all declared.
 """
 
 import copy
@@ -79,9 +80,9 @@ def _with_gateway_answers(path: str, item: Mapping[str, Any]) -> dict[str, Any]:
             continue
         statuses = [429, 502, 503, 504]
         if not public:
-            statuses.append(401)
+            statuses += [401, 403]
         if "requestBody" in operation:
-            statuses.append(413)
+            statuses += [408, 413]
         responses = operation.setdefault("responses", {})
         for status, response in problem_responses(*statuses).items():
             responses.setdefault(str(status), response)

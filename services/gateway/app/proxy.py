@@ -4,16 +4,24 @@ It sits in front of the FastAPI router; paths it does not route (ops, docs, ``/i
 anything unknown) fall through to FastAPI, which answers them itself or with a 404.
 """
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.gateway.app.addresses import Network, client_address
 from services.gateway.app.client import Headers, UpstreamClient
-from services.gateway.app.errors import PROBLEM_STATUSES, BadUpstream, BodyTooLarge
-from services.gateway.app.routing import Target, resolve
+from services.gateway.app.errors import (
+    PROBLEM_STATUSES,
+    BodyTimeout,
+    BodyTooLarge,
+    MissingScope,
+)
+from services.gateway.app.routing import Target, required_scope, resolve
 from services.gateway.app.service import Admission, Gatekeeper
 from shared.context import current_request_id, current_traceparent
 from shared.identity import IDENTITY_HEADER, sign_identity
@@ -32,13 +40,18 @@ HOP_BY_HOP = frozenset(
 SET_BY_GATEWAY = frozenset(
     {
         b"host", b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
-        b"x-real-ip", b"x-request-id", b"traceparent", b"expect",
+        b"x-real-ip", b"x-request-id", b"traceparent", b"expect", b"content-length",
     }
 )  # fmt: skip
+# Credentials are auth's business alone; tasks and search get the gateway's signed identity.
+CREDENTIALS = frozenset({b"authorization", b"x-api-key", b"cookie", b"x-csrf-token"})
+CREDENTIAL_SERVICES = frozenset({"auth"})
 # Identity is only ever what the gateway signs; anything a client claims is dropped.
 IDENTITY_PREFIXES = (b"x-taskstream-", b"x-user-", b"x-auth-", b"x-identity")
 # uvicorn and the request-context middleware add their own; the upstream's would be duplicates.
 DROPPED_RESPONSE = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
+LOCATION_FIELDS = frozenset({b"location", b"content-location"})
+CLIENT_CLOSED = 499  # nginx's status for a client that closed before its request was whole
 
 
 @dataclass
@@ -49,6 +62,8 @@ class Runtime:
     gatekeeper: Gatekeeper
     signing_secret: bytes
     max_body_bytes: int
+    body_read_timeout_seconds: float
+    trusted_proxies: Sequence[Network]
 
 
 class RuntimeHolder:
@@ -62,16 +77,22 @@ def connection_listed(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
 
 
 def forwarded_request_headers(
-    headers: list[tuple[bytes, bytes]], *, client_ip: str, scheme: str
+    headers: list[tuple[bytes, bytes]], *, client_ip: str, scheme: str, service: str
 ) -> Headers:
-    """The client's end-to-end headers, minus identity claims, plus forwarding fields."""
+    """The client's end-to-end headers, minus identity claims, plus forwarding fields.
+
+    The body's framing is left out: the upstream client frames the bytes the gateway holds.
+    """
     listed = connection_listed(headers)
+    dropped = HOP_BY_HOP | SET_BY_GATEWAY | listed
+    if service not in CREDENTIAL_SERVICES:
+        dropped |= CREDENTIALS
     kept: Headers = []
     host = b""
     for name, value in headers:
         if name == b"host":
             host = value
-        if name in HOP_BY_HOP or name in SET_BY_GATEWAY or name in listed:
+        if name in dropped:
             continue
         if name.startswith(IDENTITY_PREFIXES):
             continue
@@ -88,7 +109,20 @@ def forwarded_request_headers(
 def returned_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     lowered = [(k.lower(), v) for k, v in headers]
     listed = connection_listed(lowered)
-    return [(k, v) for k, v in lowered if k not in DROPPED_RESPONSE and k not in listed]
+    return [
+        (k, public_location(v) if k in LOCATION_FIELDS else v)
+        for k, v in lowered
+        if k not in DROPPED_RESPONSE and k not in listed
+    ]
+
+
+def public_location(value: bytes) -> bytes:
+    """An upstream's absolute URL names its internal host and port: keep the path only."""
+    parts = urlsplit(value.decode("latin-1"))
+    if not (parts.scheme or parts.netloc):
+        return value
+    path = parts.path if parts.path.startswith("/") else "/" + parts.path
+    return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
 
 
 def request_header(scope: Scope, name: bytes) -> str | None:
@@ -98,43 +132,29 @@ def request_header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-class BodyStream:
-    """A request body read from ASGI while it is sent upstream, its bytes counted.
-
-    The upstream client wraps errors raised inside a body iterator, so ``exceeded`` records
-    why the upload stopped.
-    """
-
-    def __init__(self, receive: Receive, first: bytes, limit: int) -> None:
-        self._receive = receive
-        self._first = first
-        self._limit = limit
-        self.exceeded = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        seen = len(self._first)
-        yield self._first
-        more = True
-        while more:
-            message = await self._receive()
-            chunk: bytes = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self._limit:
-                self.exceeded = True
-                raise BodyTooLarge("The request body is too large.")
-            more = message.get("more_body", False)
-            yield chunk
+class ClientGone(Exception):
+    """The client disconnected before its request was complete: there is no one to answer."""
 
 
-async def read_body(receive: Receive, limit: int) -> bytes | BodyStream:
-    """The whole body if it came in one piece (replayable), else a byte-counting stream."""
-    message = await receive()
-    first: bytes = message.get("body", b"")
-    if len(first) > limit:
-        raise BodyTooLarge("The request body is too large.")
-    if not message.get("more_body", False):
-        return first
-    return BodyStream(receive, first, limit)
+async def read_body(receive: Receive, *, limit: int, within_seconds: float) -> bytes:
+    """The whole request body, or an error: nothing is forwarded before it is all here."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(within_seconds):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk: bytes = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge("The request body is too large.")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    except TimeoutError:
+        raise BodyTimeout("The request body did not arrive in time.") from None
 
 
 async def send_problem(
@@ -164,21 +184,29 @@ class ProxyMiddleware:
             await self.app(scope, receive, send)
             return
         scope["route"] = target.label
+        limit_headers: RawHeaders = []
         try:
             admission = await self._admit(runtime, scope, target)
+            limit_headers = admission.decision.headers(admission.policy)
+            check_scope(admission, target, scope["method"])
+            body = await read_body(
+                receive,
+                limit=runtime.max_body_bytes,
+                within_seconds=runtime.body_read_timeout_seconds,
+            )
+            await self._forward(runtime, scope, target, admission, body, send, limit_headers)
+        except ClientGone:
+            log.info("client went away before its request was complete; nothing forwarded")
+            # Nobody reads this; it labels the access log and metrics as nginx does, not 500.
+            await send({"type": "http.response.start", "status": CLIENT_CLOSED, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
         except DomainError as exc:
-            await send_problem(send, exc)
-            return
-        limit_headers = admission.decision.headers(admission.policy)
-        try:
-            response = await self._forward(runtime, scope, receive, target, admission)
-        except DomainError as exc:
-            await send_problem(send, exc, limit_headers)
-            return
-        await self._relay(response, send, limit_headers)
+            await send_problem(send, exc, limit_headers + closing_after(exc))
 
     async def _admit(self, runtime: Runtime, scope: Scope, target: Target) -> Admission:
-        client_ip = scope["client"][0] if scope.get("client") else "unknown"
+        peer = scope["client"][0] if scope.get("client") else "unknown"
+        forwarded = (v for k, v in scope["headers"] if k == b"x-forwarded-for")
+        client_ip = client_address(peer, forwarded, runtime.trusted_proxies)
         if target.public:
             return await runtime.gatekeeper.admit_public(client_ip=client_ip)
         return await runtime.gatekeeper.admit_user(
@@ -188,29 +216,38 @@ class ProxyMiddleware:
         )
 
     async def _forward(
-        self, runtime: Runtime, scope: Scope, receive: Receive, target: Target, admission: Admission
-    ) -> aiohttp.ClientResponse:
+        self,
+        runtime: Runtime,
+        scope: Scope,
+        target: Target,
+        admission: Admission,
+        body: bytes,
+        send: Send,
+        limit_headers: RawHeaders,
+    ) -> None:
         method: str = scope["method"]
-        client_ip = admission.identity.client_ip or "unknown"
+        query: bytes = scope.get("query_string", b"")
         headers = forwarded_request_headers(
-            scope["headers"], client_ip=client_ip, scheme=scope["scheme"]
+            scope["headers"],
+            client_ip=admission.identity.client_ip or "unknown",
+            scheme=scope["scheme"],
+            service=target.service,
         )
         signed = sign_identity(
-            admission.identity, secret=runtime.signing_secret, method=method, path=scope["path"]
+            admission.identity,
+            secret=runtime.signing_secret,
+            method=method,
+            path=scope["path"],
+            query=query,
+            body=body,
         )
         headers.append((IDENTITY_HEADER, signed))
         path = scope.get("raw_path") or scope["path"].encode()
-        query = scope.get("query_string", b"")
         url = (path + b"?" + query if query else path).decode("latin-1")
-        body = await read_body(receive, runtime.max_body_bytes)
-        try:
-            return await runtime.upstreams.send(
-                target.service, method=method, target=url, headers=headers, body=body
-            )
-        except BadUpstream:
-            if isinstance(body, BodyStream) and body.exceeded:
-                raise BodyTooLarge("The request body is too large.") from None
-            raise
+        async with runtime.upstreams.exchange(
+            target.service, method=method, target=url, headers=headers, body=body
+        ) as response:
+            await self._relay(response, send, limit_headers)
 
     async def _relay(self, response: aiohttp.ClientResponse, send: Send, extra: RawHeaders) -> None:
         headers = returned_response_headers(response.raw_headers)
@@ -228,5 +265,16 @@ class ProxyMiddleware:
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Headers are out; all that is left is to cut the response short.
             log.warning("upstream broke off mid-response: %s", type(exc).__name__)
-        finally:
-            response.release()
+
+
+def check_scope(admission: Admission, target: Target, method: str) -> None:
+    """An API key reaches a route only with the scope the route needs."""
+    needed = required_scope(target.service, method)
+    if admission.scopes is None or needed is None or needed in admission.scopes:
+        return
+    raise MissingScope(f"This API key lacks the {needed} scope.")
+
+
+def closing_after(exc: DomainError) -> RawHeaders:
+    """A body the client is still sending (or never finished) is not worth reading on."""
+    return [(b"connection", b"close")] if isinstance(exc, BodyTimeout | BodyTooLarge) else []

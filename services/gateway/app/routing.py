@@ -22,6 +22,19 @@ STATIC_SEGMENTS = frozenset(
 )  # fmt: skip
 
 
+# What an API key needs per service: reads and writes of tasks, reads of search. Auth's own
+# routes need none here; auth refuses keys on key and session management itself.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def required_scope(service: str, method: str) -> str | None:
+    if service == "tasks":
+        return "tasks:read" if method in READ_METHODS else "tasks:write"
+    if service == "search":
+        return "search:read"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class RouteLabel:
     """What ``RequestContextMiddleware`` reads as ``scope["route"].path``."""
@@ -64,8 +77,12 @@ def route_label(path: str) -> RouteLabel:
 
 
 def resolve(path: str) -> Target | None:
-    """The target of a proxied path, or ``None`` when the gateway itself answers (404)."""
+    """The target of a proxied path, or ``None`` when the gateway itself answers (404).
+
+    A trailing slash is never forwarded: the services would redirect it to their own
+    address, and no public route ends in one.
+    """
     service = upstream_service(path)
-    if service is None or has_dot_segment(path):
+    if service is None or has_dot_segment(path) or path.endswith("/"):
         return None
     return Target(service, path in PUBLIC_PATHS, route_label(path))

@@ -4,17 +4,20 @@ No HTTP here: the proxy hands in the credentials it found and gets back an ident
 and the rate-limit decision for the response headers, or a domain error.
 """
 
+import enum
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from services.gateway.app.errors import NotAuthenticated, RateLimited
+from services.gateway.app.failures import InvalidCredentialThrottle
 from services.gateway.app.fallback import ACTIVE_CACHE_SECONDS, FallbackRevocation
 from services.gateway.app.guard import AccessGuard, Credentials
 from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.ratelimit import Decision, Policy
 from services.gateway.app.tokens import TokenVerifier
+from shared.addresses import address_bucket
 from shared.identity import ANONYMOUS, Identity
 
 NEGATIVE_CACHE_SECONDS = 5.0
@@ -26,9 +29,17 @@ class ResolvedKey:
     user_id: str
     key_id: str
     expires_at: float | None
+    scopes: frozenset[str] = frozenset()
 
 
 KeyResolver = Callable[[str], Awaitable[ResolvedKey | None]]
+
+
+class Missing(enum.Enum):
+    MISSING = "missing"
+
+
+MISSING = Missing.MISSING
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +47,8 @@ class Admission:
     identity: Identity
     policy: Policy
     decision: Decision
+    # An API key's scopes; ``None`` for a bearer token, which may reach every route.
+    scopes: frozenset[str] | None = None
 
 
 class ApiKeyCache:
@@ -56,14 +69,24 @@ class ApiKeyCache:
         self._entries: dict[bytes, tuple[ResolvedKey | None, float, float]] = {}
 
     async def lookup(self, key: str, *, max_age: float | None = None) -> ResolvedKey | None:
-        digest = hashlib.sha256(key.encode()).digest()
+        found = self.cached(key, max_age=max_age)
+        if found is not MISSING:
+            return found
+        return await self.resolve(key)
+
+    def cached(self, key: str, *, max_age: float | None = None) -> ResolvedKey | Missing | None:
+        """What auth last said about ``key`` while still fresh, else ``MISSING``."""
         now = self._clock()
-        cached = self._entries.get(digest)
+        cached = self._entries.get(hashlib.sha256(key.encode()).digest())
         fresh = cached is not None and (max_age is None or now - cached[2] <= max_age)
         if cached is not None and fresh and cached[1] > now:
             return cached[0]
+        return MISSING
+
+    async def resolve(self, key: str) -> ResolvedKey | None:
+        now = self._clock()
         resolved = await self._resolve(key)
-        self._store(digest, resolved, now)
+        self._store(hashlib.sha256(key.encode()).digest(), resolved, now)
         return resolved
 
     async def resolves_freshly(self, key: str) -> bool:
@@ -86,6 +109,7 @@ class Gatekeeper:
         api_keys: ApiKeyCache,
         guard: AccessGuard,
         fallback: FallbackRevocation,
+        failures: InvalidCredentialThrottle,
         user_policy: Policy,
         public_policy: Policy,
         metrics: GatewayMetrics,
@@ -94,30 +118,45 @@ class Gatekeeper:
         self._api_keys = api_keys
         self._guard = guard
         self._fallback = fallback
+        self._failures = failures
         self._user_policy = user_policy
         self._public_policy = public_policy
         self._metrics = metrics
 
     async def admit_public(self, *, client_ip: str) -> Admission:
         identity = Identity(user_id=ANONYMOUS, via="service", client_ip=client_ip)
-        return await self._admit(
-            identity, Credentials(subject=f"ip:{client_ip}"), self._public_policy
-        )
+        subject = f"ip:{address_bucket(client_ip)}"
+        return await self._admit(identity, Credentials(subject=subject), self._public_policy)
 
     async def admit_user(
         self, *, authorization: str | None, api_key: str | None, client_ip: str
     ) -> Admission:
+        bucket = address_bucket(client_ip)
+        self._failures.check(bucket)
         try:
-            if authorization is not None:
-                identity, credentials = await self._bearer(authorization, client_ip)
-            elif api_key is not None:
-                identity, credentials = await self._api_key(api_key, client_ip)
-            else:
-                raise NotAuthenticated("missing")
+            return await self._admit_user(authorization, api_key, client_ip, bucket)
         except NotAuthenticated as exc:
             self._metrics.auth_failures.labels(exc.reason).inc()
+            if exc.reason != "missing":
+                await self._failures.failed(bucket)
             raise
-        return await self._admit(identity, credentials, self._user_policy, api_key=api_key or "")
+
+    async def _admit_user(
+        self, authorization: str | None, api_key: str | None, client_ip: str, bucket: str
+    ) -> Admission:
+        scopes: frozenset[str] | None = None
+        if authorization is not None:
+            identity, credentials = await self._bearer(authorization, client_ip)
+        elif api_key is not None:
+            resolved = await self._resolved_key(api_key, bucket)
+            identity, credentials = key_identity(resolved, client_ip)
+            scopes = resolved.scopes
+        else:
+            raise NotAuthenticated("missing")
+        admission = await self._admit(
+            identity, credentials, self._user_policy, api_key=api_key or ""
+        )
+        return Admission(admission.identity, admission.policy, admission.decision, scopes)
 
     async def _bearer(self, authorization: str, client_ip: str) -> tuple[Identity, Credentials]:
         scheme, _, token = authorization.partition(" ")
@@ -141,15 +180,14 @@ class Gatekeeper:
         )
         return identity, credentials
 
-    async def _api_key(self, key: str, client_ip: str) -> tuple[Identity, Credentials]:
-        resolved = await self._api_keys.lookup(key) if key else None
+    async def _resolved_key(self, key: str, bucket: str) -> ResolvedKey:
+        resolved = self._api_keys.cached(key) if key else None
+        if resolved is MISSING:
+            async with self._failures.lookup(bucket):
+                resolved = await self._api_keys.resolve(key)
         if resolved is None:
             raise NotAuthenticated("invalid_api_key", "The API key is not valid.")
-        identity = Identity(
-            user_id=resolved.user_id, via="api_key", api_key_id=resolved.key_id, client_ip=client_ip
-        )
-        credentials = Credentials(subject=f"user:{resolved.user_id}", api_key_id=resolved.key_id)
-        return identity, credentials
+        return resolved
 
     async def _admit(
         self, identity: Identity, credentials: Credentials, policy: Policy, *, api_key: str = ""
@@ -158,10 +196,16 @@ class Gatekeeper:
         revoked = verdict.revoked
         if revoked is None and verdict.from_memory:
             revoked = await self._fallback.revoked(credentials, api_key=api_key)
-        if revoked is not None:
-            self._metrics.auth_failures.labels(revoked).inc()
+        if revoked is not None:  # counted as an auth failure by ``admit_user``
             raise NotAuthenticated(revoked, "The credentials have been revoked.")
         if not verdict.decision.allowed:
             self._metrics.rate_limited.labels(policy.name).inc()
             raise RateLimited("Too many requests; slow down.", policy, verdict.decision)
         return Admission(identity, policy, verdict.decision)
+
+
+def key_identity(resolved: ResolvedKey, client_ip: str) -> tuple[Identity, Credentials]:
+    identity = Identity(
+        user_id=resolved.user_id, via="api_key", api_key_id=resolved.key_id, client_ip=client_ip
+    )
+    return identity, Credentials(subject=f"user:{resolved.user_id}", api_key_id=resolved.key_id)

@@ -2,9 +2,11 @@
 
 import pytest
 from prometheus_client import CollectorRegistry
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from services.gateway.app.client import parse_session_check
 from services.gateway.app.errors import BadUpstream, NotAuthenticated, RevocationUnverifiable
+from services.gateway.app.failures import InvalidCredentialThrottle
 from services.gateway.app.fallback import FallbackRevocation
 from services.gateway.app.guard import Credentials, Verdict
 from services.gateway.app.metrics import GatewayMetrics
@@ -182,6 +184,11 @@ async def no_key(key: str) -> ResolvedKey | None:
     return None
 
 
+class DownRedis:
+    def pipeline(self, transaction: bool = True) -> None:
+        raise RedisConnectionError("down")
+
+
 async def test_the_gatekeeper_refuses_a_token_auth_says_was_revoked(
     auth: FakeAuth, checks: FallbackRevocation, metrics: GatewayMetrics
 ) -> None:
@@ -191,6 +198,12 @@ async def test_the_gatekeeper_refuses_a_token_auth_says_was_revoked(
         api_keys=ApiKeyCache(no_key, ttl_seconds=30),
         guard=MemoryGuard(),  # type: ignore[arg-type]
         fallback=checks,
+        failures=InvalidCredentialThrottle(
+            DownRedis(),  # type: ignore[arg-type]
+            metrics,
+            limit=10,
+            window_seconds=60,
+        ),
         user_policy=POLICY,
         public_policy=POLICY,
         metrics=metrics,

@@ -1,7 +1,13 @@
 """What the proxy forwards and returns: no identity claims, no hop-by-hop fields."""
 
-from services.gateway.app.proxy import forwarded_request_headers, returned_response_headers
-from services.gateway.app.routing import resolve, route_label
+import pytest
+
+from services.gateway.app.proxy import (
+    forwarded_request_headers,
+    public_location,
+    returned_response_headers,
+)
+from services.gateway.app.routing import required_scope, resolve, route_label
 
 CLIENT_HEADERS = [
     (b"host", b"api.example.test"),
@@ -14,12 +20,18 @@ CLIENT_HEADERS = [
     (b"te", b"trailers"),
     (b"content-type", b"application/json"),
     (b"content-length", b"12"),
+    (b"cookie", b"refresh_token=r"),
+    (b"x-api-key", b"tsk_x"),
+    (b"x-csrf-token", b"c"),
 ]
+CREDENTIALS = ("authorization", "cookie", "x-api-key", "x-csrf-token")
 
 
 def test_identity_claims_and_hop_by_hop_fields_are_dropped() -> None:
     forwarded = dict(
-        forwarded_request_headers(CLIENT_HEADERS, client_ip="10.0.0.7", scheme="https")
+        forwarded_request_headers(
+            CLIENT_HEADERS, client_ip="10.0.0.7", scheme="https", service="auth"
+        )
     )
     for name in (
         "x-taskstream-identity",
@@ -28,15 +40,54 @@ def test_identity_claims_and_hop_by_hop_fields_are_dropped() -> None:
         "x-secret-hop",
         "te",
         "host",
+        "content-length",  # the upstream client frames the bytes the gateway holds
     ):
         assert name not in forwarded
-    assert forwarded["authorization"] == "Bearer abc"
-    assert forwarded["content-length"] == "12"
+    assert all(forwarded[name] for name in CREDENTIALS)
     assert forwarded["x-forwarded-for"] == "10.0.0.7"
     assert forwarded["x-forwarded-proto"] == "https"
     assert forwarded["x-forwarded-host"] == "api.example.test"
     assert "x-request-id" in forwarded
     assert "traceparent" in forwarded
+
+
+@pytest.mark.parametrize("service", ["tasks", "search"])
+def test_credentials_go_to_auth_alone(service: str) -> None:
+    forwarded = dict(
+        forwarded_request_headers(
+            CLIENT_HEADERS, client_ip="10.0.0.7", scheme="https", service=service
+        )
+    )
+    assert not set(forwarded) & set(CREDENTIALS)
+    assert forwarded["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("location", "public"),
+    [
+        (b"http://127.0.0.1:8002/api/v1/tasks", b"/api/v1/tasks"),
+        (b"https://tasks:8000/api/v1/tasks/1?x=1", b"/api/v1/tasks/1?x=1"),
+        (b"//127.0.0.1:8002/api/v1/tasks", b"/api/v1/tasks"),
+        (b"/api/v1/tasks/abc", b"/api/v1/tasks/abc"),
+    ],
+)
+def test_an_upstream_location_never_names_its_host(location: bytes, public: bytes) -> None:
+    assert public_location(location) == public
+    assert returned_response_headers([(b"Location", location)]) == [(b"location", public)]
+
+
+def test_a_trailing_slash_is_never_forwarded() -> None:
+    for path in ("/api/v1/tasks/", "/api/v1/search/", "/api/v1/auth/sessions/"):
+        assert resolve(path) is None
+
+
+def test_api_key_scopes_per_service_and_method() -> None:
+    assert required_scope("tasks", "GET") == "tasks:read"
+    assert required_scope("tasks", "HEAD") == "tasks:read"
+    for method in ("POST", "PATCH", "PUT", "DELETE"):
+        assert required_scope("tasks", method) == "tasks:write"
+    assert required_scope("search", "GET") == "search:read"
+    assert required_scope("auth", "GET") is None
 
 
 def test_response_hop_by_hop_fields_and_duplicates_of_ours_are_dropped() -> None:

@@ -1,5 +1,8 @@
 """The search route's contract checks that need no network: identity, validation, schema."""
 
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
@@ -31,9 +34,11 @@ def client() -> TestClient:
     return TestClient(app)
 
 
-def signed() -> dict[str, str]:
+def signed(params: Mapping[str, object]) -> dict[str, str]:
+    """Signed for this exact query, as the gateway signs it."""
     identity = Identity(user_id="alice", via="jwt")
-    header = sign_identity(identity, secret=SECRET.encode(), method="GET", path=PATH)
+    query = urlencode(params).encode()
+    header = sign_identity(identity, secret=SECRET.encode(), method="GET", path=PATH, query=query)
     return {"X-Taskstream-Identity": header}
 
 
@@ -50,7 +55,7 @@ def test_without_a_signed_identity_it_is_401(client: TestClient) -> None:
 def test_bad_parameters_are_422_without_echoing_input(
     client: TestClient, params: dict[str, str | int]
 ) -> None:
-    response = client.get(PATH, params=params, headers=signed())
+    response = client.get(PATH, params=params, headers=signed(params))
     assert response.status_code == 422
     body = response.json()
     assert body["errors"]
@@ -64,7 +69,7 @@ def test_openapi_documents_the_route_and_its_problems(client: TestClient) -> Non
 
 
 def test_before_the_index_has_caught_up_it_is_503_with_retry_after(client: TestClient) -> None:
-    response = client.get(PATH, params={"q": "groceries"}, headers=signed())
+    response = client.get(PATH, params={"q": "groceries"}, headers=signed({"q": "groceries"}))
     assert response.status_code == 503
     assert response.headers["retry-after"]
     assert response.headers["content-type"] == "application/problem+json"

@@ -10,12 +10,25 @@ from services.auth.app.cookies import (
     clear_session_cookies,
     set_session_cookies,
 )
-from services.auth.app.deps import AppSettings, ClientAddress, CurrentIdentity, Service
+from services.auth.app.deps import (
+    AppSettings,
+    ClientAddress,
+    CurrentIdentity,
+    Service,
+    SessionIdentity,
+)
 from services.auth.app.errors import CsrfRejected, InvalidRefreshToken
-from services.auth.app.schemas import AccessTokenOut, LoginRequest, RegisterRequest, UserOut
+from services.auth.app.schemas import (
+    AccessTokenOut,
+    LoginRequest,
+    LogoutAllRequest,
+    RegisterRequest,
+    UserOut,
+)
 from services.auth.app.service import IssuedTokens
 from services.auth.app.tokens import csrf_matches, csrf_token_for
 from services.auth.app.users import User
+from shared.derived_keys import derive_key
 from shared.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -27,7 +40,8 @@ def user_out(user: User) -> UserOut:
 
 
 def csrf_key(settings: AppSettings) -> bytes:
-    return settings.internal_signing_secret.get_secret_value().encode()
+    """CSRF tokens get a key of their own, derived from (never equal to) the signing secret."""
+    return derive_key(settings.internal_signing_secret.get_secret_value().encode(), "csrf")
 
 
 def browser_response(response: Response, tokens: IssuedTokens, settings: AppSettings) -> None:
@@ -100,19 +114,24 @@ async def refresh(
     return AccessTokenOut(access_token=tokens.access.token, expires_in=tokens.access.expires_in)
 
 
-@router.post("/logout", status_code=204, responses=problem_responses(401))
-async def logout(identity: CurrentIdentity, service: Service, settings: AppSettings) -> Response:
+@router.post("/logout", status_code=204, responses=problem_responses(401, 403))
+async def logout(identity: SessionIdentity, service: Service, settings: AppSettings) -> Response:
     await service.logout(identity=identity)
     response = Response(status_code=204)
     clear_session_cookies(response, secure=settings.cookie_secure)
     return response
 
 
-@router.post("/logout-all", status_code=204, responses=problem_responses(401))
+@router.post("/logout-all", status_code=204, responses=problem_responses(401, 403, 422))
 async def logout_all(
-    identity: CurrentIdentity, service: Service, settings: AppSettings
+    identity: SessionIdentity,
+    service: Service,
+    settings: AppSettings,
+    body: LogoutAllRequest | None = None,
 ) -> Response:
-    await service.logout_all(identity=identity)
+    """Every session ends; with ``{"revoke_api_keys": true}`` every API key stops working too."""
+    revoke_keys = body is not None and body.revoke_api_keys
+    await service.logout_all(identity=identity, revoke_api_keys=revoke_keys)
     response = Response(status_code=204)
     clear_session_cookies(response, secure=settings.cookie_secure)
     return response

@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from services.auth.app.deps import CurrentIdentity, GatewayCaller, Service
+from services.auth.app.deps import GatewayCaller, Service, SessionIdentity
+from services.auth.app.routes.api_keys import api_key_out
 from services.auth.app.schemas import (
     SessionCheckRequest,
     SessionCheckResult,
@@ -18,9 +19,11 @@ internal_router = APIRouter(prefix="/internal/v1/sessions", include_in_schema=Fa
 SessionId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@router.get("", response_model=SessionList, responses=problem_responses(401))
-async def list_sessions(identity: CurrentIdentity, service: Service) -> SessionList:
+@router.get("", response_model=SessionList, responses=problem_responses(401, 403))
+async def list_sessions(identity: SessionIdentity, service: Service) -> SessionList:
+    """The sessions, and the API keys that keep working whatever happens to them."""
     sessions = await service.list_sessions(user_id=identity.user_id)
+    keys = await service.list_api_keys(user_id=identity.user_id)
     items = [
         SessionOut(
             id=s.id,
@@ -31,12 +34,12 @@ async def list_sessions(identity: CurrentIdentity, service: Service) -> SessionL
         )
         for s in sessions
     ]
-    return SessionList(items=items)
+    return SessionList(items=items, api_keys=[api_key_out(key) for key in keys])
 
 
-@router.delete("/{session_id}", status_code=204, responses=problem_responses(401, 404, 422))
+@router.delete("/{session_id}", status_code=204, responses=problem_responses(401, 403, 404, 422))
 async def delete_session(
-    session_id: SessionId, identity: CurrentIdentity, service: Service
+    session_id: SessionId, identity: SessionIdentity, service: Service
 ) -> Response:
     await service.delete_session(user_id=identity.user_id, session_id=session_id)
     return Response(status_code=204)
