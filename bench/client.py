@@ -29,6 +29,9 @@ class Sizes:
     search_tasks: int
     search_queries: int
     index_rounds: int
+    # Tasks of the two list-benchmark users (issue 27: 10,000 and 100,000).
+    list_small_tasks: int
+    list_large_tasks: int
     profile_missed_goals: bool
     sse_step: int
     sse_max_streams: int
@@ -47,6 +50,8 @@ FULL = Sizes(
     search_tasks=100_000,
     search_queries=400,
     index_rounds=2,
+    list_small_tasks=10_000,
+    list_large_tasks=100_000,
     profile_missed_goals=True,
     sse_step=500,
     sse_max_streams=5000,
@@ -64,6 +69,8 @@ SMOKE = Sizes(
     search_tasks=1000,
     search_queries=20,
     index_rounds=1,
+    list_small_tasks=100,
+    list_large_tasks=1000,
     profile_missed_goals=False,
     sse_step=20,
     sse_max_streams=40,

@@ -72,8 +72,9 @@ async def _read_your_writes(bench: Bench) -> dict[str, float]:
 
 
 async def _took_ms(bench: Bench, q: str, token: str | None) -> float:
-    headers = bench.identity("GET", SEARCH) | ({CONSISTENCY_HEADER: token} if token else {})
-    reply = await bench.http.get(bench.url("search") + SEARCH, params={"q": q}, headers=headers)
+    params = {"q": q}
+    headers = bench.identity("GET", SEARCH, params) | ({CONSISTENCY_HEADER: token} if token else {})
+    reply = await bench.http.get(bench.url("search") + SEARCH, params=params, headers=headers)
     reply.raise_for_status()
     took: float = reply.json()["took_ms"]
     return took

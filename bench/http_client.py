@@ -69,7 +69,7 @@ class Http:
         url: str,
         *,
         json: object = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
         async with self._session.post(url, json=json, data=data, headers=headers) as r:

@@ -149,12 +149,11 @@ async def _deliver_to(bench: Bench, holder: StreamHolder, user: str) -> None:
     """A write of ``user``'s must reach their stream (the newest of many held open)."""
     path = "/api/v1/tasks"
     secret = bench.system.env["INTERNAL_SIGNING_SECRET"].encode()
-    signed = sign_identity(
-        Identity(user_id=user, via="jwt"), secret=secret, method="POST", path=path
-    )
-    reply = await bench.http.post(
-        bench.url("tasks") + path, json={"title": "capacity"}, headers={IDENTITY_HEADER: signed}
-    )
+    body = orjson.dumps({"title": "capacity"})
+    identity = Identity(user_id=user, via="jwt")
+    signed = sign_identity(identity, secret=secret, method="POST", path=path, body=body)
+    headers = {IDENTITY_HEADER: signed, "Content-Type": "application/json"}
+    reply = await bench.http.post(bench.url("tasks") + path, data=body, headers=headers)
     reply.raise_for_status()
     try:
         async with asyncio.timeout(10):

@@ -19,6 +19,7 @@ from bench import (
     consistency_bench,
     gateway_bench,
     journey_bench,
+    list_bench,
     live_bench,
     machine,
     report,
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "consistency": consistency_bench.run,
     "live": live_bench.run,
     "journey": journey_bench.run,
+    "tasks_list": list_bench.run,
     "tasks": tasks_bench.run,
     "stream": stream_bench.run,
 }

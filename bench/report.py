@@ -25,6 +25,10 @@ REQUIRED_KEYS = (
     "sse_streams_per_replica",
     "sse_event_delivery_p99_ms",
     "journey_max_rate_rps",
+    "list_10k_rps",
+    "list_100k_p99_ms",
+    "list_vs_get_rps_ratio",
+    "stats_miss_100k_ms",
 )
 
 
@@ -55,6 +59,9 @@ GOALS = (
     Goal("search_gateway_p99_ms", 20, at_least=False, issue=6),
     Goal("read_your_writes_p99_ms", 60, at_least=False, issue=25),
     Goal("search_token_added_ms", 0.2, at_least=False, issue=25),
+    Goal("list_vs_get_rps_ratio", 0.8, at_least=True, issue=27),
+    Goal("list_vs_get_p50_ratio_c1", 2, at_least=False, issue=27),
+    Goal("stats_miss_100k_ms", 100, at_least=False, issue=27),
 )
 
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import orjson
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from shared.derived_keys import derive_key
 
 CONSISTENCY_HEADER = "X-Consistency-Token"
 MAX_TOKEN_LENGTH = 512
-_PURPOSE = b"taskstream consistency token v1"
+KEY_PURPOSE = "consistency-token"
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
 
@@ -41,10 +41,7 @@ class ConsistencyTokens:
     """Issues and opens the tokens of one deployment (one ``INTERNAL_SIGNING_SECRET``)."""
 
     def __init__(self, internal_secret: str) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PURPOSE).derive(
-            internal_secret.encode()
-        )
-        self._aead = AESGCM(key)
+        self._aead = AESGCM(derive_key(internal_secret.encode(), KEY_PURPOSE))
 
     def issue(self, *, user_id: str, task_id: str, version: int) -> str:
         nonce = os.urandom(_NONCE_BYTES)

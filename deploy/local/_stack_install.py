@@ -26,7 +26,10 @@ FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 # filter that is exactly {_id: v}, and spelled `_id` unlike its own index, so every other
 # query scanned and decoded the whole collection (one user's list: 787 ms at 20,000 tasks).
 # The patch pushes down top-level equalities as an index-friendly superset the handler
-# re-filters (8.6 ms). The patch's hash names the build, so another build is never reused.
+# re-filters (8.6 ms). It also makes update/findAndModify/delete atomic with their filter
+# (a lock per document named by `_id`, else per collection, held from the read to the write),
+# so a compare-and-set on `version` holds across processes (docs/decisions/0200-*.md).
+# The patch's hash names the build, so another build is never reused.
 FERRETDB_PATCH = Path(__file__).with_name("ferretdb") / "sqlite-pushdown.patch"
 KAFKA_POM = Path(__file__).with_name("kafka") / "pom.xml"
 

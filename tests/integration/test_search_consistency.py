@@ -14,7 +14,7 @@ import pytest
 from deploy.local.services import ServiceProcess
 from shared.identity import Identity
 from tests.integration.harness import System
-from tests.integration.helpers import new_account, signed_headers
+from tests.integration.helpers import SignedAs, new_account
 from tests.integration.secrets_registry import Account, retire, unique_word
 
 pytestmark = pytest.mark.integration
@@ -90,9 +90,10 @@ async def replica_search(
 ) -> httpx.Response:
     """Ask one replica directly, signed as the gateway would sign the user's request."""
     identity = Identity(user_id=user_id, via="jwt")
-    headers = signed_headers(system, identity, method="GET", path=SEARCH_PATH)
-    async with httpx.AsyncClient(base_url=replica.url, timeout=30) as client:
-        return await search_with(client, headers, q, token)
+    async with httpx.AsyncClient(
+        base_url=replica.url, timeout=30, auth=SignedAs(system, identity)
+    ) as client:
+        return await search_with(client, {}, q, token)
 
 
 def took_ms(response: httpx.Response) -> float:

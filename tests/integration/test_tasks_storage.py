@@ -12,9 +12,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.tasks.app.config import Settings
+from services.tasks.app.mongo_store import INDEXES
 from services.tasks.app.queries import SortOrder, list_filter
 from services.tasks.app.schemas import ListQuery
-from services.tasks.app.service import INDEXES
 from tests.integration.harness import System
 from tests.integration.test_tasks_support import TASKS, TasksUser
 

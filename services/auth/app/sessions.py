@@ -3,10 +3,11 @@
 Only SHA-256 hashes of refresh tokens are stored, as ``_id``s, because FerretDB v1 (SQLite)
 answers any other filter by scanning the whole collection. ``refresh_tokens`` holds the one
 current token of each session; rotating deletes it with one atomic ``find_one_and_delete``, so
-of two concurrent refreshes with the same token exactly one wins. The rotated-away hash moves to
-``used_refresh_tokens`` until the session would have expired, which is how a replayed old
-token is recognised as theft. FerretDB has no TTL indexes, so ``delete_expired`` runs
-periodically instead.
+of two concurrent refreshes with the same token exactly one wins, whichever replicas serve them
+(atomic on MongoDB and on our FerretDB build: docs/decisions/0200-atomic-conditional-writes.md).
+The rotated-away hash moves to ``used_refresh_tokens`` until the session would have expired,
+which is how a replayed old token is recognised as theft. FerretDB has no TTL indexes, so
+``delete_expired`` runs periodically instead.
 """
 
 import uuid

@@ -232,7 +232,7 @@ class IdempotencyMiddleware:
             await send_problem(send, 422, "The request is not valid.", errors=[error])
             return
         body = await read_body(receive)
-        user_id = self.user_id(scope)
+        user_id = self.user_id(scope, body)
         if user_id is None:  # the route answers 401, and nothing is claimed
             await self.app(scope, replaying(body), send)
             return
@@ -241,7 +241,7 @@ class IdempotencyMiddleware:
         except PyMongoError:
             await send_problem(send, 503, "A backing service is unavailable; try again shortly.")
 
-    def user_id(self, scope: Scope) -> str | None:
+    def user_id(self, scope: Scope, body: bytes) -> str | None:
         secret = scope["app"].state.settings.internal_signing_secret.get_secret_value()
         try:
             identity = verify_identity(
@@ -249,6 +249,8 @@ class IdempotencyMiddleware:
                 secret=secret.encode(),
                 method=scope["method"],
                 path=scope["path"],
+                query=scope.get("query_string", b""),
+                body=body,
             )
         except InvalidIdentity:
             return None

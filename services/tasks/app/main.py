@@ -5,6 +5,8 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
 
 from services.tasks.app.config import Settings
 from services.tasks.app.errors import PROBLEM_STATUSES
@@ -14,28 +16,48 @@ from services.tasks.app.idempotency import (
     forget_expired_keys,
 )
 from services.tasks.app.live import LiveEvents
-from services.tasks.app.locks import KeyedLocks
+from services.tasks.app.mongo_store import Capabilities, MongoTaskStore
 from services.tasks.app.outbox import OutboxRelay
 from services.tasks.app.routes import ROUTERS
-from services.tasks.app.service import TaskService, ensure_indexes
+from services.tasks.app.service import TaskService
 from services.tasks.app.stats import StatsCache
 from shared.app import build_service_app
-from shared.clients import MongoClient, mongo_ping, open_mongo, open_redis, run_in_background
+from shared.clients import mongo_ping, open_mongo, open_redis, run_in_background
 from shared.consistency import ConsistencyTokens
 
 COLLECTION = "tasks"
 IDEMPOTENCY_COLLECTION = "idempotency_keys"
 
 
-async def is_ferretdb(mongo: MongoClient) -> bool:
-    """FerretDB answers ``buildInfo`` with its own version next to the MongoDB one it emulates."""
-    info = await mongo.admin.command("buildInfo")
-    return "ferretdbVersion" in info
-
-
 async def relay_alive(relay_task: "asyncio.Task[None]") -> None:
     if relay_task.done():
         raise RuntimeError("the outbox relay stopped")
+
+
+def start_client_features(
+    stack: AsyncExitStack,
+    app: FastAPI,
+    *,
+    settings: Settings,
+    database: AsyncDatabase[dict[str, object]],
+    redis: Redis,
+) -> None:
+    """What clients get besides the tasks themselves: idempotent retries, consistency tokens
+    for search, and the live event stream."""
+    idempotency = MongoIdempotencyStore(database[IDEMPOTENCY_COLLECTION])
+    run_in_background(stack, forget_expired_keys(idempotency), name="idempotency-expiry")
+    live = LiveEvents(
+        bootstrap=settings.kafka_bootstrap_servers,
+        topic=settings.task_events_topic,
+        buffer_events=settings.live_buffer_events,
+    )
+    run_in_background(stack, live.run(), name="live-events")
+    app.state.idempotency = idempotency
+    app.state.live_events = live
+    app.state.redis = redis
+    app.state.consistency_tokens = ConsistencyTokens(
+        settings.internal_signing_secret.get_secret_value()
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,38 +75,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             )
             redis = await stack.enter_async_context(open_redis(settings.redis_url))
-            tasks = mongo[settings.mongodb_database][COLLECTION]
-            await ensure_indexes(tasks)
-            locks = KeyedLocks()
-            relay = OutboxRelay(
-                tasks=tasks, locks=locks, settings=settings, registry=app.state.metrics.registry
-            )
+            database = mongo[settings.mongodb_database]
+            store = MongoTaskStore(database[COLLECTION], await Capabilities.of(database))
+            await store.ensure_indexes()
+            relay = OutboxRelay(store=store, settings=settings, registry=app.state.metrics.registry)
             # Kafka may be down: the relay connects in the background and writes go on meanwhile.
             relay_task = run_in_background(stack, relay.run(), name="outbox-relay")
             app.state.task_service = TaskService(
-                tasks=tasks,
+                store=store,
                 stats=StatsCache(redis, ttl_seconds=settings.stats_cache_ttl_seconds),
-                locks=locks,
                 notify_outbox=relay.notify,
                 cursor_key=settings.cursor_key(),
-                compare_and_set=not await is_ferretdb(mongo),
             )
-            idempotency = MongoIdempotencyStore(
-                mongo[settings.mongodb_database][IDEMPOTENCY_COLLECTION]
-            )
-            app.state.idempotency = idempotency
-            app.state.redis = redis
-            live = LiveEvents(
-                bootstrap=settings.kafka_bootstrap_servers,
-                topic=settings.task_events_topic,
-                buffer_events=settings.live_buffer_events,
-            )
-            app.state.live_events = live
-            run_in_background(stack, live.run(), name="live-events")
-            run_in_background(stack, forget_expired_keys(idempotency), name="idempotency-expiry")
-            app.state.consistency_tokens = ConsistencyTokens(
-                settings.internal_signing_secret.get_secret_value()
-            )
+            start_client_features(stack, app, settings=settings, database=database, redis=redis)
             # Only MongoDB is needed to serve: Kafka outages delay events, Redis ones caching.
             app.state.readiness_checks = {
                 "mongodb": lambda: mongo_ping(mongo),

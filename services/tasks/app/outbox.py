@@ -7,46 +7,29 @@ replica, a Kafka outage), so every acknowledged write is published at least once
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
+from services.tasks.app.bounded import gather_bounded
 from services.tasks.app.config import Settings
-from services.tasks.app.documents import OUTBOX_FLAG, Document, now_utc
+from services.tasks.app.documents import Document, now_utc
 from services.tasks.app.kafka import connect_producer, record_headers
-from services.tasks.app.locks import KeyedLocks
-from shared.events import TaskEventType
+from services.tasks.app.store import TaskStore
 from shared.metrics import LATENCY_BUCKETS
 
 log = logging.getLogger("taskstream.tasks.outbox")
 SWEEP_BATCH = 1000
-STORE_CONCURRENCY = 16
 # Published batches whose documents are being cleared while the relay goes on.
 MAX_CLEARING_BATCHES = 4
-T = TypeVar("T")
 RETRY_BACKOFF_SECONDS = 0.5
 CLOSE_TIMEOUT_SECONDS = 2.0
 PUBLISH_ERRORS = (KafkaError, TimeoutError, OSError)
-OUTBOX_PROJECTION = {"pending_events": 1}
 Queue = dict[str, list[Document] | None]
-
-
-async def gather_bounded(calls: Sequence[Awaitable[T]]) -> list[T]:
-    """``asyncio.gather`` with at most ``STORE_CONCURRENCY`` running: a sweep can queue a
-    thousand tasks, and a thousand concurrent lookups would open a connection each."""
-    limit = asyncio.Semaphore(STORE_CONCURRENCY)
-
-    async def bounded(call: Awaitable[T]) -> T:
-        async with limit:
-            return await call
-
-    return await asyncio.gather(*(bounded(call) for call in calls))
 
 
 class PublishFailed(Exception):
@@ -97,13 +80,11 @@ class OutboxRelay:
     def __init__(
         self,
         *,
-        tasks: AsyncCollection[Document],
-        locks: KeyedLocks,
+        store: TaskStore,
         settings: Settings,
         registry: CollectorRegistry,
     ) -> None:
-        self._tasks = tasks
-        self._locks = locks
+        self._store = store
         self._settings = settings
         self._metrics = OutboxMetrics(registry)
         self._queue = OutboxQueue()
@@ -179,7 +160,8 @@ class OutboxRelay:
 
     async def _clear_published(self, docs: list[Document]) -> None:
         try:
-            await gather_bounded([self._acknowledge(doc) for doc in docs])
+            acks = [self._store.acknowledge(doc["_id"], doc["pending_events"]) for doc in docs]
+            await gather_bounded(acks)
         except PyMongoError as exc:
             log.warning("clearing published events failed, will retry", extra={"error": repr(exc)})
             # Published but still pending: read back and published again (consumers dedupe).
@@ -208,13 +190,8 @@ class OutboxRelay:
             {"_id": task, "pending_events": events} for task, events in batch.items() if events
         ]
         await self._cleared(task_id for task_id, events in batch.items() if events is None)
-        # One lookup by id each: FerretDB pushes ``_id`` equality down to SQLite, not ``$in``.
-        lookups = [
-            self._tasks.find_one({"_id": task_id}, OUTBOX_PROJECTION)
-            for task_id, events in batch.items()
-            if events is None
-        ]
-        stored = [doc for doc in await gather_bounded(lookups) if doc and doc["pending_events"]]
+        reread = [task_id for task_id, events in batch.items() if events is None]
+        stored = await self._store.pending_outboxes(reread) if reread else []
         docs = handed + stored
         if docs:
             await self._publish(producer, docs)
@@ -251,31 +228,6 @@ class OutboxRelay:
         )
         return delivery
 
-    async def _acknowledge(self, doc: Document) -> None:
-        """Remove exactly the events published; a tombstone whose event is out goes away.
-
-        ``$pullAll`` of the very entries read keeps any event a newer write added meanwhile;
-        the outbox flag is cleared only when no other event can be pending (same version,
-        same number of entries), else the sweeper would never look at this task again.
-        """
-        published = doc["pending_events"]
-        pull = {"$pullAll": {"pending_events": published}}
-        async with self._locks.hold(doc["_id"]):
-            if any(event["type"] == TaskEventType.deleted for event in published):
-                # Nothing follows a delete, so every event of this task is out now.
-                await self._tasks.delete_one({"_id": doc["_id"]})
-                return
-            only_these = {
-                "_id": doc["_id"],
-                "version": max(event["version"] for event in published),
-                "pending_events": {"$size": len(published)},
-            }
-            cleared = await self._tasks.update_one(
-                only_these, {**pull, "$set": {OUTBOX_FLAG: False}}
-            )
-            if not cleared.matched_count:
-                await self._tasks.update_one({"_id": doc["_id"]}, pull)
-
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(self._settings.sweep_interval_seconds)
@@ -290,6 +242,4 @@ class OutboxRelay:
 
     async def stale_task_ids(self) -> list[str]:
         cutoff = now_utc() - timedelta(seconds=self._settings.outbox_stale_seconds)
-        stale = {OUTBOX_FLAG: True, "pending_events.at": {"$lt": cutoff}}
-        cursor = self._tasks.find(stale, {"_id": 1})
-        return [doc["_id"] async for doc in cursor.limit(SWEEP_BATCH)]
+        return await self._store.stale_task_ids(older_than=cutoff, limit=SWEEP_BATCH)

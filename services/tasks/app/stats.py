@@ -7,32 +7,30 @@ once. The cache is an optimisation only: when Redis fails, stats come from Mongo
 
 import logging
 from datetime import UTC, datetime
+from typing import Protocol
 
-from pymongo.asynchronous.collection import AsyncCollection
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.tasks.app.documents import Document
 from services.tasks.app.schemas import StatusCounts, TaskStats
-from shared.events import TaskStatus
+from services.tasks.app.store import TaskStore
 from shared.redis_keys import cache_version, stats_cache
 
 log = logging.getLogger("taskstream.tasks.stats")
 
 
-async def count_stats(tasks: AsyncCollection[Document], *, owner_id: str) -> TaskStats:
-    live = {"owner_id": owner_id, "deleted": False}
-    pipeline: list[Document] = [
-        {"$match": live},
-        {"$group": {"_id": "$status", "count": {"$sum": 1}}},
-    ]
-    counts = {row["_id"]: row["count"] async for row in await tasks.aggregate(pipeline)}
-    overdue = await tasks.count_documents(
-        {**live, "status": {"$ne": TaskStatus.done.value}, "due_date": {"$lt": datetime.now(UTC)}}
-    )
+async def count_stats(store: TaskStore, *, owner_id: str) -> TaskStats:
+    counts = await store.count_by_status(owner_id=owner_id)
+    overdue = await store.count_overdue(owner_id=owner_id, now=datetime.now(UTC))
     by_status = StatusCounts.model_validate(counts)
     total = by_status.todo + by_status.in_progress + by_status.done
     return TaskStats(total=total, by_status=by_status, overdue=overdue)
+
+
+class TaskStatsCache(Protocol):
+    async def get_or_count(self, store: TaskStore, *, owner_id: str) -> TaskStats: ...
+
+    async def forget(self, owner_id: str) -> None: ...
 
 
 class StatsCache:
@@ -44,16 +42,16 @@ class StatsCache:
         version = await self._redis.get(cache_version(owner_id))
         return stats_cache(owner_id, int(version or 0))
 
-    async def get_or_count(self, tasks: AsyncCollection[Document], *, owner_id: str) -> TaskStats:
+    async def get_or_count(self, store: TaskStore, *, owner_id: str) -> TaskStats:
         try:
             key = await self._key(owner_id)
             cached = await self._redis.get(key)
         except RedisError as exc:
             log.warning("stats cache unavailable", extra={"error": type(exc).__name__})
-            return await count_stats(tasks, owner_id=owner_id)
+            return await count_stats(store, owner_id=owner_id)
         if cached is not None:
             return TaskStats.model_validate_json(cached)
-        stats = await count_stats(tasks, owner_id=owner_id)
+        stats = await count_stats(store, owner_id=owner_id)
         try:
             await self._redis.set(key, stats.model_dump_json(), ex=self._ttl)
         except RedisError as exc:

@@ -41,13 +41,16 @@ class CountingApp:
 
 
 def scope_for(
-    store: InMemoryIdempotencyStore, user: str, key: str | None, method: str = "POST"
+    store: InMemoryIdempotencyStore,
+    user: str,
+    key: str | None,
+    method: str = "POST",
+    body: bytes = b"{}",
 ) -> Scope:
     settings = SimpleNamespace(internal_signing_secret=SecretStr(SECRET))
     app = SimpleNamespace(state=SimpleNamespace(settings=settings, idempotency=store))
-    signed = sign_identity(
-        Identity(user_id=user, via="jwt"), secret=SECRET.encode(), method=method, path=PATH
-    )
+    identity = Identity(user_id=user, via="jwt")
+    signed = sign_identity(identity, secret=SECRET.encode(), method=method, path=PATH, body=body)
     headers = [(IDENTITY_HEADER.encode(), signed.encode())]
     if key is not None:
         headers.append((b"idempotency-key", key.encode()))
@@ -76,8 +79,12 @@ async def call(middleware: IdempotencyMiddleware, scope: Scope, body: bytes) -> 
 async def test_the_same_key_and_body_replays_the_first_answer_without_running_again() -> None:
     store, app = InMemoryIdempotencyStore(), CountingApp()
     middleware = IdempotencyMiddleware(app)
-    first = await call(middleware, scope_for(store, "u1", "k1"), b'{"title":"a"}')
-    again = await call(middleware, scope_for(store, "u1", "k1"), b'{"title":"a"}')
+    first = await call(
+        middleware, scope_for(store, "u1", "k1", body=b'{"title":"a"}'), b'{"title":"a"}'
+    )
+    again = await call(
+        middleware, scope_for(store, "u1", "k1", body=b'{"title":"a"}'), b'{"title":"a"}'
+    )
     assert app.runs == 1
     assert again["status"] == first["status"] == 201
     assert again["body"] == first["body"] == {"run": 1, "echo": '{"title":"a"}'}
@@ -89,8 +96,10 @@ async def test_the_same_key_and_body_replays_the_first_answer_without_running_ag
 async def test_another_body_with_the_same_key_is_a_422_and_runs_nothing() -> None:
     store, app = InMemoryIdempotencyStore(), CountingApp()
     middleware = IdempotencyMiddleware(app)
-    await call(middleware, scope_for(store, "u1", "k1"), b'{"title":"a"}')
-    other = await call(middleware, scope_for(store, "u1", "k1"), b'{"title":"b"}')
+    await call(middleware, scope_for(store, "u1", "k1", body=b'{"title":"a"}'), b'{"title":"a"}')
+    other = await call(
+        middleware, scope_for(store, "u1", "k1", body=b'{"title":"b"}'), b'{"title":"b"}'
+    )
     assert other["status"] == 422
     assert other["headers"][b"content-type"] == b"application/problem+json"
     assert app.runs == 1

@@ -1,11 +1,8 @@
-"""Conditional headers, and per-task locks that serialise and then forget."""
-
-import asyncio
+"""Conditional headers: parsing ``If-Match`` / ``If-None-Match`` and checking them."""
 
 import pytest
 
 from services.tasks.app.errors import VersionMismatch
-from services.tasks.app.locks import KeyedLocks
 from services.tasks.app.routes.preconditions import none_match, parse_etags
 from services.tasks.app.service import check_precondition
 
@@ -30,18 +27,3 @@ def test_if_match_needs_the_current_etag() -> None:
     check_precondition(doc, frozenset({'"a-v1"', '"a-v2"'}))
     with pytest.raises(VersionMismatch):
         check_precondition(doc, frozenset({'"a-v1"'}))
-
-
-async def test_locks_serialise_one_key_and_are_dropped_when_free() -> None:
-    locks = KeyedLocks()
-    inside: list[str] = []
-
-    async def critical(name: str) -> None:
-        async with locks.hold("task"):
-            inside.append(f"{name} in")
-            await asyncio.sleep(0.01)
-            inside.append(f"{name} out")
-
-    await asyncio.gather(critical("a"), critical("b"))
-    assert inside == ["a in", "a out", "b in", "b out"]
-    assert len(locks) == 0
