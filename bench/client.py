@@ -33,6 +33,12 @@ class Sizes:
     list_small_tasks: int
     list_large_tasks: int
     profile_missed_goals: bool
+    sse_step: int
+    sse_max_streams: int
+    journey_users: int
+    journey_start_rate: float
+    journey_max_rate: float
+    journey_refine_steps: int
 
 
 FULL = Sizes(
@@ -47,6 +53,12 @@ FULL = Sizes(
     list_small_tasks=10_000,
     list_large_tasks=100_000,
     profile_missed_goals=True,
+    sse_step=500,
+    sse_max_streams=5000,
+    journey_users=500,
+    journey_start_rate=50,
+    journey_max_rate=3200,
+    journey_refine_steps=3,
 )
 SMOKE = Sizes(
     rounds=1,
@@ -60,6 +72,12 @@ SMOKE = Sizes(
     list_small_tasks=100,
     list_large_tasks=1000,
     profile_missed_goals=False,
+    sse_step=20,
+    sse_max_streams=40,
+    journey_users=5,
+    journey_start_rate=10,
+    journey_max_rate=20,
+    journey_refine_steps=0,
 )
 
 

@@ -9,7 +9,7 @@ alone kept about half a core busy in the bench process.
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -34,6 +34,7 @@ HTTP_ERRORS = (aiohttp.ClientError, TimeoutError)
 class Reply:
     status: int
     body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -61,18 +62,43 @@ class Http:
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
         async with self._session.get(url, params=params, headers=headers) as r:
-            return Reply(r.status, await r.read())
+            return Reply(r.status, await r.read(), r.headers)
 
     async def post(
         self,
         url: str,
         *,
         json: object = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
         async with self._session.post(url, json=json, data=data, headers=headers) as r:
-            return Reply(r.status, await r.read())
+            return Reply(r.status, await r.read(), r.headers)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        async with self._session.request(
+            method, url, params=params, json=json, headers=headers
+        ) as r:
+            return Reply(r.status, await r.read(), r.headers)
+
+    @asynccontextmanager
+    async def stream(
+        self, url: str, *, headers: Mapping[str, str]
+    ) -> AsyncIterator[aiohttp.StreamReader]:
+        """A GET whose body is read as it arrives (Server-Sent Events), with no time limit."""
+        no_limit = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with self._session.get(url, headers=headers, timeout=no_limit) as r:
+            if r.status != 200:
+                raise HttpStatusError(f"HTTP {r.status}: {(await r.read())[:200]!r}")
+            yield r.content
 
 
 @asynccontextmanager

@@ -16,8 +16,11 @@ from pathlib import Path
 
 from bench import (
     auth_bench,
+    consistency_bench,
     gateway_bench,
+    journey_bench,
     list_bench,
+    live_bench,
     machine,
     report,
     search_bench,
@@ -42,6 +45,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "gateway": gateway_bench.run,
     "auth": auth_bench.run,
     "search": search_bench.run,
+    "consistency": consistency_bench.run,
+    "live": live_bench.run,
+    "journey": journey_bench.run,
     "tasks_list": list_bench.run,
     "tasks": tasks_bench.run,
     "stream": stream_bench.run,

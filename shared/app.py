@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
 
 from shared.logging import configure_logging
 from shared.metrics import HttpMetrics
@@ -24,12 +25,15 @@ def build_service_app(
     lifespan: Lifespan,
     routers: Sequence[APIRouter],
     domain_errors: ProblemMap,
+    middleware: Sequence[Callable[[ASGIApp], ASGIApp]] = (),
     ops_details: bool = True,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """Assemble a FastAPI app the same way for every service; no I/O happens here.
 
-    ``ops_details=False`` keeps metrics and readiness details off the app's own port.
+    ``middleware`` (plain ASGI classes, outermost first) runs inside the request context, so
+    its answers carry the request id too. ``ops_details=False`` keeps metrics and readiness
+    details off the app's own port.
     """
     configure_logging(service=settings.service_name, level=settings.log_level)
     app = FastAPI(
@@ -44,5 +48,7 @@ def build_service_app(
     install_problem_handlers(app, domain_errors)
     for router in (ops_router(details=ops_details), *routers):
         app.include_router(router)
+    for inner in reversed(middleware):
+        app.add_middleware(inner)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

@@ -48,7 +48,8 @@ from shared.clients import open_redis, redis_ping
 UPSTREAMS = ["auth", "tasks", "search"]
 CORS_HEADERS = [
     "Authorization", "Content-Type", "X-API-Key", "X-CSRF-Token", "X-Request-ID",
-    "If-Match", "If-None-Match", "traceparent",
+    "If-Match", "If-None-Match", "traceparent", "X-Consistency-Token", "Idempotency-Key",
+    "Last-Event-ID",
 ]  # fmt: skip
 EXPOSED_HEADERS = [
     "ETag",
@@ -57,6 +58,9 @@ EXPOSED_HEADERS = [
     "RateLimit",
     "RateLimit-Policy",
     "Retry-After",
+    "X-Consistency-Token",
+    "X-Search-Stale",
+    "Idempotent-Replayed",
 ]
 
 

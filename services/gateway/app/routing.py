@@ -17,7 +17,7 @@ STATIC_SEGMENTS = frozenset(
     {
         "api", "v1", "auth", "tasks", "search", "stats", "register", "login", "refresh",
         "token", "logout", "logout-all", "me", "sessions", "api-keys", ".well-known",
-        "jwks.json",
+        "jwks.json", "events", "stream",
     }
 )  # fmt: skip
 
@@ -52,7 +52,7 @@ class Target:
 def upstream_service(path: str) -> str | None:
     if path.startswith("/api/v1/auth/") or path == "/.well-known/jwks.json":
         return "auth"
-    if path == "/api/v1/tasks" or path.startswith("/api/v1/tasks/"):
+    if path == "/api/v1/tasks" or path.startswith(("/api/v1/tasks/", "/api/v1/events/")):
         return "tasks"
     if path == "/api/v1/search" or path.startswith("/api/v1/search/"):
         return "search"

@@ -25,5 +25,7 @@ class Settings(ServiceSettings):
     commit_max_events: int = Field(default=10_000, ge=1, le=100_000)
     writer_heap_bytes: int = Field(default=32_000_000, ge=15_000_000)
     cache_ttl_seconds: int = Field(default=60, ge=1)
+    # How long a search with a consistency token waits for this replica to index that write.
+    consistency_wait_ms: int = Field(default=1000, ge=0, le=10_000)
     # How often the consumer looks for new partitions and a swapped-in index.
     watch_interval_ms: int = Field(default=1000, ge=50)

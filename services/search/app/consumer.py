@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
 from services.search.app.config import Settings
+from services.search.app.consistency import CommitSignal
 from services.search.app.index import CommitResult, TaskIndex
 from services.search.app.invalidator import CacheInvalidator
 from services.search.app.layout import current_target
@@ -64,8 +65,10 @@ class Projector:
         writer: ThreadPoolExecutor,
         metrics: ProjectionMetrics,
         invalidator: CacheInvalidator | None,
+        commits: CommitSignal | None = None,
     ) -> None:
         self.settings = settings
+        self.commits = commits
         self.index = index
         self.consumer = consumer
         self.writer = writer
@@ -150,6 +153,8 @@ class Projector:
             committing = self.in_writer_thread(self.stage_and_commit, records)
             room = self.settings.commit_max_events
             result = await self.fetching_meanwhile(committing, room if fetch_meanwhile else 0)
+            if self.commits is not None:
+                self.commits.notify()
             self.invalidate(result.owners)
             self.observe_visibility(result)
             self.update_lag()

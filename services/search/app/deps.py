@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 
 from services.search.app.config import Settings
 from services.search.app.runtime import SearchRuntime
+from shared.consistency import ConsistencyTokens
 from shared.identity import CurrentIdentity
 
 
@@ -25,8 +26,14 @@ async def get_redis(request: Request) -> Redis:
     return redis
 
 
+async def get_consistency_tokens(request: Request) -> ConsistencyTokens:
+    tokens: ConsistencyTokens = request.app.state.consistency_tokens
+    return tokens
+
+
 AppSettings = Annotated[Settings, Depends(get_settings)]
+Consistency = Annotated[ConsistencyTokens, Depends(get_consistency_tokens)]
 Runtime = Annotated[SearchRuntime, Depends(get_runtime)]
 RedisClient = Annotated[Redis, Depends(get_redis)]
 
-__all__ = ["AppSettings", "CurrentIdentity", "RedisClient", "Runtime"]
+__all__ = ["AppSettings", "Consistency", "CurrentIdentity", "RedisClient", "Runtime"]

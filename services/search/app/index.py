@@ -202,8 +202,10 @@ class TaskIndex:
     def version_of(self, task_id: str) -> int | None:
         """The newest version staged or committed for a task (tombstones included)."""
         staged = self._staged.versions.get(task_id)
-        if staged is not None:
-            return staged
+        return staged if staged is not None else self.committed_version(task_id)
+
+    def committed_version(self, task_id: str) -> int | None:
+        """The version readers see for a task (tombstones included); cheap: one term lookup."""
         searcher = self.searcher()
         hits = searcher.search(self.id_query(task_id), 1).hits
         if not hits:

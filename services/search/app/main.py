@@ -16,6 +16,7 @@ from services.search.app.routes import ROUTERS
 from services.search.app.runtime import SearchRuntime
 from shared.app import build_service_app
 from shared.clients import kafka_metadata_check, open_redis, redis_ping, run_in_background
+from shared.consistency import ConsistencyTokens
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,6 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             app.state.redis = redis
             app.state.runtime = runtime
+            app.state.consistency_tokens = ConsistencyTokens(
+                settings.internal_signing_secret.get_secret_value()
+            )
             run_in_background(stack, runtime.run())
             app.state.readiness_checks = {
                 "redis": lambda: redis_ping(redis),

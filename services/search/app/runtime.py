@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiokafka.errors import KafkaError
 
 from services.search.app.config import Settings
+from services.search.app.consistency import CommitSignal
 from services.search.app.consumer import Projector, make_consumer
 from services.search.app.index import TaskIndex, UnreadableIndex
 from services.search.app.invalidator import CacheInvalidator
@@ -69,6 +70,7 @@ class SearchRuntime:
         self.writer = writer
         self.metrics = metrics
         self.invalidator = invalidator
+        self.commits = CommitSignal()
         self._active: TaskIndex | None = None
 
     @property
@@ -118,6 +120,7 @@ class SearchRuntime:
                 writer=self.writer,
                 metrics=self.metrics,
                 invalidator=self.invalidator,
+                commits=self.commits,
             )
             await projector.run(on_caught_up=lambda: self.activate(index))
         finally:

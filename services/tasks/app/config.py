@@ -26,6 +26,11 @@ class Settings(ServiceSettings):
     # Test-only: hold the relay back so a crash between a write and its publish is certain.
     relay_start_delay_seconds: float = Field(default=0.0, ge=0)
     stats_cache_ttl_seconds: int = Field(default=60, ge=1)
+    # Live events (SSE): how many recent events a replica holds for resuming streams, the
+    # longest quiet gap on a stream, and how often a stream rechecks its caller's access.
+    live_buffer_events: int = Field(default=10_000, ge=100, le=1_000_000)
+    live_heartbeat_seconds: float = Field(default=15.0, gt=0, le=60)
+    live_check_seconds: float = Field(default=2.0, gt=0, le=15)
     # Optional; derived from INTERNAL_SIGNING_SECRET when empty.
     cursor_secret: SecretStr = SecretStr("")
 

@@ -1,7 +1,7 @@
 """Domain errors of the tasks service and the one place they map to HTTP statuses."""
 
 from shared.identity import InvalidIdentity
-from shared.problems import DomainError, ProblemMap
+from shared.problems import DependencyUnavailable, DomainError, ProblemMap
 
 
 class TaskNotFound(DomainError):
@@ -26,6 +26,10 @@ class ConflictingPaging(DomainError):
 
 class UnsupportedPatchType(DomainError):
     """A PATCH body in a media type other than merge patch or JSON."""
+
+
+class LiveEventsUnavailable(DependencyUnavailable):
+    """This replica has not reached the event topic yet (mapped to 503 + Retry-After)."""
 
 
 PROBLEM_STATUSES: ProblemMap = {

@@ -5,9 +5,17 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
 
 from services.tasks.app.config import Settings
 from services.tasks.app.errors import PROBLEM_STATUSES
+from services.tasks.app.idempotency import (
+    IdempotencyMiddleware,
+    MongoIdempotencyStore,
+    forget_expired_keys,
+)
+from services.tasks.app.live import LiveEvents
 from services.tasks.app.mongo_store import Capabilities, MongoTaskStore
 from services.tasks.app.outbox import OutboxRelay
 from services.tasks.app.routes import ROUTERS
@@ -15,13 +23,41 @@ from services.tasks.app.service import TaskService
 from services.tasks.app.stats import StatsCache
 from shared.app import build_service_app
 from shared.clients import mongo_ping, open_mongo, open_redis, run_in_background
+from shared.consistency import ConsistencyTokens
 
 COLLECTION = "tasks"
+IDEMPOTENCY_COLLECTION = "idempotency_keys"
 
 
 async def relay_alive(relay_task: "asyncio.Task[None]") -> None:
     if relay_task.done():
         raise RuntimeError("the outbox relay stopped")
+
+
+def start_client_features(
+    stack: AsyncExitStack,
+    app: FastAPI,
+    *,
+    settings: Settings,
+    database: AsyncDatabase[dict[str, object]],
+    redis: Redis,
+) -> None:
+    """What clients get besides the tasks themselves: idempotent retries, consistency tokens
+    for search, and the live event stream."""
+    idempotency = MongoIdempotencyStore(database[IDEMPOTENCY_COLLECTION])
+    run_in_background(stack, forget_expired_keys(idempotency), name="idempotency-expiry")
+    live = LiveEvents(
+        bootstrap=settings.kafka_bootstrap_servers,
+        topic=settings.task_events_topic,
+        buffer_events=settings.live_buffer_events,
+    )
+    run_in_background(stack, live.run(), name="live-events")
+    app.state.idempotency = idempotency
+    app.state.live_events = live
+    app.state.redis = redis
+    app.state.consistency_tokens = ConsistencyTokens(
+        settings.internal_signing_secret.get_secret_value()
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 notify_outbox=relay.notify,
                 cursor_key=settings.cursor_key(),
             )
+            start_client_features(stack, app, settings=settings, database=database, redis=redis)
             # Only MongoDB is needed to serve: Kafka outages delay events, Redis ones caching.
             app.state.readiness_checks = {
                 "mongodb": lambda: mongo_ping(mongo),
@@ -64,4 +101,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         routers=ROUTERS,
         domain_errors=PROBLEM_STATUSES,
+        middleware=[IdempotencyMiddleware],
     )

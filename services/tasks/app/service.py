@@ -114,7 +114,8 @@ class TaskService:
 
     async def delete_task(
         self, *, owner_id: str, task_id: str, expected_etags: Collection[str] | None
-    ) -> None:
+    ) -> int:
+        """Deletes the task; returns the version its deletion was written as."""
         for _ in range(UPDATE_ATTEMPTS):
             doc = await self._current(owner_id, task_id)
             check_precondition(doc, expected_etags)
@@ -122,7 +123,7 @@ class TaskService:
             written = await self._write_next_version(doc, {"deleted": True}, TaskEventType.deleted)
             if written is not None:
                 await self._stats.forget(owner_id)
-                return
+                return int(written["version"])
             if expected_etags is not None and "*" not in expected_etags:
                 raise VersionMismatch(STALE_ETAG)
         raise ConcurrentUpdate("The task is being changed by others; try again.")

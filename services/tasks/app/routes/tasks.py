@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from services.tasks.app.deps import CurrentIdentity, Tasks
+from services.tasks.app.deps import Consistency, CurrentIdentity, Tasks
 from services.tasks.app.documents import etag_of
 from services.tasks.app.errors import UnsupportedPatchType
 from services.tasks.app.routes.preconditions import none_match, parse_etags
@@ -21,6 +21,8 @@ from services.tasks.app.schemas import (
     TaskStats,
     inline_schema,
 )
+from shared.consistency import CONSISTENCY_HEADER
+from shared.identity import Identity
 from shared.problems import problem_responses
 
 PREFIX = "/api/v1/tasks"
@@ -31,23 +33,44 @@ IfMatch = Annotated[
 ]
 
 
+WRITE_HEADERS = {
+    "ETag": {"schema": {"type": "string"}},
+    CONSISTENCY_HEADER: {
+        "description": "Opaque; send it to search to read this write.",
+        "schema": {"type": "string"},
+    },
+}
+
+
 def with_etag(response: Response, task: Task) -> Task:
     response.headers["ETag"] = etag_of(task.id, task.version)
     return task
+
+
+def written(response: Response, task: Task, *, identity: Identity, tokens: Consistency) -> Task:
+    """The answer to a write: the task with its ETag and a token naming this version."""
+    response.headers[CONSISTENCY_HEADER] = tokens.issue(
+        user_id=identity.user_id, task_id=task.id, version=task.version
+    )
+    return with_etag(response, task)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=Task,
-    responses={201: {"headers": {"Location": {"schema": {"type": "string"}}}}},
+    responses={201: {"headers": {"Location": {"schema": {"type": "string"}}, **WRITE_HEADERS}}},
 )
 async def create_task(
-    body: TaskCreate, identity: CurrentIdentity, tasks: Tasks, response: Response
+    body: TaskCreate,
+    identity: CurrentIdentity,
+    tasks: Tasks,
+    tokens: Consistency,
+    response: Response,
 ) -> Task:
     task = await tasks.create_task(owner_id=identity.user_id, fields=body)
     response.headers["Location"] = f"{PREFIX}/{task.id}"
-    return with_etag(response, task)
+    return written(response, task, identity=identity, tokens=tokens)
 
 
 @router.get("", response_model=TaskList | TaskPage, responses=problem_responses(400))
@@ -93,13 +116,14 @@ PATCH_BODY: dict[str, Any] = {
     "/{task_id}",
     response_model=Task,
     openapi_extra=PATCH_BODY,
-    responses=problem_responses(404, 409, 412, 415),
+    responses={200: {"headers": WRITE_HEADERS}, **problem_responses(404, 409, 412, 415)},
 )
 async def patch_task(
     task_id: str,
     request: Request,
     identity: CurrentIdentity,
     tasks: Tasks,
+    tokens: Consistency,
     response: Response,
     if_match: IfMatch = None,
 ) -> Task:
@@ -113,22 +137,30 @@ async def patch_task(
         )
     except ValidationError as exc:
         raise body_errors(exc) from None
-    return with_etag(response, task)
+    return written(response, task, identity=identity, tokens=tokens)
 
 
 @router.delete(
     "/{task_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(404, 409, 412),
+    responses={
+        204: {"headers": {CONSISTENCY_HEADER: WRITE_HEADERS[CONSISTENCY_HEADER]}},
+        **problem_responses(404, 409, 412),
+    },
 )
 async def delete_task(
-    task_id: str, identity: CurrentIdentity, tasks: Tasks, if_match: IfMatch = None
+    task_id: str,
+    identity: CurrentIdentity,
+    tasks: Tasks,
+    tokens: Consistency,
+    if_match: IfMatch = None,
 ) -> Response:
-    await tasks.delete_task(
+    version = await tasks.delete_task(
         owner_id=identity.user_id, task_id=task_id, expected_etags=parse_etags(if_match)
     )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    token = tokens.issue(user_id=identity.user_id, task_id=task_id, version=version)
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers={CONSISTENCY_HEADER: token})
 
 
 async def merge_patch_body(request: Request) -> object:
