@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/local/stack.py
 export PIP_CACHE_DIR := $(CACHE_DIR)/pip
 
-.PHONY: venv infra run test test-unit lint fmt bench soak down status
+.PHONY: venv infra run test test-unit lint fmt bench soak test-kafka-cluster down status
 
 venv: $(VENV)/.installed
 
@@ -29,6 +29,11 @@ test: venv
 
 soak: venv
 	@SOAK_SECONDS=$${SOAK_SECONDS:-60} $(PY) deploy/local/testrun.py tests/integration/test_soak.py -m soak -s
+
+# A three-broker cluster (each broker in its own network namespace: root) and its fault tests
+# under 100 writes/s; several minutes. Figures: .local/test-logs/kafka-cluster-results.jsonl.
+test-kafka-cluster: venv
+	@KAFKA_BROKERS=3 $(PY) deploy/local/testrun.py tests/integration/test_kafka_cluster.py -m kafka_cluster -s
 
 test-unit: venv
 	@$(PY) -m pytest services tests/unit -q
