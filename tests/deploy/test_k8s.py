@@ -35,9 +35,9 @@ from tests.deploy.k8s_model import (
 )
 
 OVERLAY_SERVICES = [(overlay, name) for overlay in OVERLAYS for name in APP_SERVICES]
-# wip/edge moves the gateway's /metrics to an ops listener (GATEWAY_OPS_PORT, CONTRACT.md).
-# Until its settings exist these two are allowed; once `ops_port` is a field, they must match.
-AWAITING_OPS_LISTENER = frozenset({"GATEWAY_OPS_PORT", "GATEWAY_OPS_HOST"})
+# wip/edge adds the gateway's ops listener (GATEWAY_OPS_PORT, CONTRACT.md) and trusted proxies.
+# Until its settings exist these are allowed; once `ops_port` is a field, all must match.
+AWAITING_WIP_EDGE = frozenset({"GATEWAY_OPS_PORT", "GATEWAY_OPS_HOST", "GATEWAY_TRUSTED_PROXIES"})
 
 
 def deployment(overlay: str, name: str) -> Manifest:
@@ -48,7 +48,7 @@ def known_env_names(name: str) -> set[str]:
     settings = settings_class(name)
     known = setting_env_names(settings) | IMAGE_VARIABLES
     if name == "gateway" and "ops_port" not in settings.model_fields:
-        known |= AWAITING_OPS_LISTENER
+        known |= AWAITING_WIP_EDGE
     return known
 
 
