@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -94,28 +95,31 @@ def cluster() -> StackConfig:
     return config
 
 
-async def leader_of(system: System, partition: int = 0) -> int:
-    """The node id leading one partition of the run's events topic."""
+async def describe_topic(system: System) -> dict[str, Any]:
+    """The run's events topic as the cluster describes it: partitions, leaders, ISRs."""
     admin = AIOKafkaAdminClient(bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"])
-    await admin.start()
     try:
+        await admin.start()
         [topic] = await admin.describe_topics([system.env["KAFKA_TASK_EVENTS_TOPIC"]])
     finally:
         await admin.close()
+    described: dict[str, Any] = topic
+    return described
+
+
+async def leader_of(system: System, partition: int = 0) -> int:
+    """The node id leading one partition of the run's events topic."""
+    topic = await describe_topic(system)
     leaders = {p["partition"]: p["leader"] for p in topic["partitions"]}
     return int(leaders[partition])
 
 
 async def fully_replicated(system: System) -> Observation:
     """Every partition of the events topic has all its replicas in sync."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"])
     try:
-        await admin.start()
-        [topic] = await admin.describe_topics([system.env["KAFKA_TASK_EVENTS_TOPIC"]])
+        topic = await describe_topic(system)
     except Exception as exc:  # the cluster may still be electing: not yet
         return False, repr(exc)
-    finally:
-        await admin.close()
     lagging = [p["partition"] for p in topic["partitions"] if set(p["isr"]) != set(p["replicas"])]
     return not lagging and bool(topic["partitions"]), {"under-replicated": lagging}
 
@@ -132,14 +136,16 @@ async def stack(*args: str) -> None:
 
 async def events_per_task(system: System, task_ids: set[str]) -> Counter[str]:
     """How many events each acknowledged task has on the topic, read from the start to its end."""
+    topic = system.env["KAFKA_TASK_EVENTS_TOPIC"]
+    described = await describe_topic(system)
+    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    assert partitions, f"{topic} has no partitions"
     consumer = AIOKafkaConsumer(
         bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"], enable_auto_commit=False
     )
     await consumer.start()
     counts: Counter[str] = Counter()
     try:
-        topic = system.env["KAFKA_TASK_EVENTS_TOPIC"]
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
