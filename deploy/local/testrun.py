@@ -32,14 +32,13 @@ def stack(*args: str, env: dict[str, str]) -> int:
     return subprocess.call(command, cwd=REPO, env=env)
 
 
-def infra_env(env: dict[str, str]) -> dict[str, str]:
+def infra_env() -> dict[str, str]:
     """Where the test stack listens (with KAFKA_BROKERS=3: every broker, and the topic's RF)."""
-    return StackConfig.from_env(env).client_env()
+    return StackConfig.from_env({**os.environ, **TEST_STACK}).client_env()
 
 
 def main(pytest_args: list[str]) -> int:
-    env = {**os.environ, **TEST_STACK}
-    env.update(infra_env(env))
+    env = {**os.environ, **TEST_STACK, **infra_env()}
     started = time.monotonic()
     print("==> test stack: installing what is missing and starting it", flush=True)
     if stack("up", env=env) != 0:
