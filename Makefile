@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/local/stack.py
 export PIP_CACHE_DIR := $(CACHE_DIR)/pip
 
-.PHONY: venv infra run test test-unit lint fmt bench soak down status
+.PHONY: venv infra run test test-unit lint fmt bench soak test-kafka-cluster down status
 
 venv: $(VENV)/.installed
 
@@ -29,6 +29,11 @@ test: venv
 
 soak: venv
 	@SOAK_SECONDS=$${SOAK_SECONDS:-60} $(PY) deploy/local/testrun.py tests/integration/test_soak.py -m soak -s
+
+# A three-broker cluster (each broker in its own network namespace: root) and its fault tests
+# under 100 writes/s; several minutes. Figures: .local/test-logs/kafka-cluster-results.jsonl.
+test-kafka-cluster: venv
+	@KAFKA_BROKERS=3 $(PY) deploy/local/testrun.py tests/integration/test_kafka_cluster.py -m kafka_cluster -s
 
 test-unit: venv
 	@$(PY) -m pytest services tests/unit -q
@@ -55,10 +60,14 @@ down: venv
 # Validates the Dockerfile and the compose stack without a Docker engine: hadolint, Debian's
 # docker-compose (installed on first use) resolving the files with the placeholder env file,
 # promtool (unpacked from Debian's prometheus package into the cache, nothing installed) on the
-# Prometheus config and alert rules, and the tests that compare them with the code.
+# Prometheus config and alert rules, every Kubernetes overlay rendered by `kubectl kustomize`
+# and checked against the Kubernetes 1.32 schemas (kubernetes-validate --strict: core kinds;
+# operator resources have no bundled schema), and the tests that compare them with the code.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 COMPOSE_CHECK := docker-compose --env-file deploy/compose/.env.example -f deploy/compose/compose.yaml
 PROMTOOL := $(CACHE_DIR)/promtool/usr/bin/promtool
+K8S_OVERLAYS := $(wildcard deploy/k8s/overlays/*)
+K8S_VERSION := 1.32.0
 
 $(PROMTOOL):
 	@echo "==> promtool from Debian's prometheus package into $(CACHE_DIR)/promtool"
@@ -76,5 +85,10 @@ deploy-check: venv $(PROMTOOL)
 	@$(PROMTOOL) check config --lint=all deploy/observability/prometheus/prometheus.yml >/dev/null
 	@$(COMPOSE_CHECK) config --quiet
 	@$(COMPOSE_CHECK) -f deploy/compose/compose.ops-ports.yaml config --quiet
+	@command -v kubectl >/dev/null || { echo "deploy-check needs kubectl (1.32+) for kustomize"; exit 1; }
+	@set -o pipefail; for overlay in $(K8S_OVERLAYS); do \
+		kubectl kustomize $$overlay | $(VENV)/bin/kubernetes-validate --kubernetes-version $(K8S_VERSION) \
+			--strict --quiet --no-warn - || { echo "deploy-check: $$overlay is invalid"; exit 1; }; \
+	done
 	@$(PY) -m pytest tests/deploy -q -p no:cacheprovider
-	@echo "deploy-check: Dockerfile, compose files and observability config are valid"
+	@echo "deploy-check: Dockerfile, compose files, Kubernetes overlays and observability config are valid"

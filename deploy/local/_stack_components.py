@@ -4,7 +4,8 @@ import base64
 import subprocess
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from deploy.local._stack_config import StackConfig
@@ -17,6 +18,7 @@ from deploy.local._stack_install import (
     require,
     say,
 )
+from deploy.local._stack_network import in_namespace
 from deploy.local._stack_probes import probe_kafka, probe_mongo, probe_redis
 
 
@@ -56,22 +58,29 @@ log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
 """
 
 
-def _kafka_properties(config: StackConfig, data: Path) -> str:
+def _kafka_properties(config: StackConfig, data: Path, node: int) -> str:
     port, controller = config.kafka_port, config.kafka_controller_port
+    host = config.kafka_host(node)
+    replicas, min_insync = config.kafka_replication_factor, config.kafka_min_insync_replicas
+    voters = ",".join(f"{n}@{config.kafka_host(n)}:{controller}" for n in config.kafka_nodes)
     settings = {
+        # Every node is broker and controller: three processes, not six, on a laptop, and a
+        # quorum of three survives the loss of one, as the partitions' replicas do.
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+        "node.id": str(node),
+        "controller.quorum.voters": voters,
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "log.dirs": str(data),
         "num.partitions": "1",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": str(min_insync),
+        "offsets.topic.replication.factor": str(replicas),
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": str(min_insync),
         # A lone broker has nobody to wait for; the 3 s default only slows every group join.
         "group.initial.rebalance.delay.ms": "0",
         # Kafka's default, stated so nobody has to look it up: producers may create topics.
@@ -92,8 +101,9 @@ def _cluster_id(home: Path) -> str:
     return path.read_text().strip()
 
 
-def _format_kafka_storage(java_argv: list[str], properties: Path, log: Path) -> None:
-    cluster_id = _cluster_id(properties.parent)
+def _format_kafka_storage(
+    java_argv: list[str], properties: Path, log: Path, cluster_id: str
+) -> None:
     say(f"kafka: formatting storage once (cluster id {cluster_id})")
     command = [*java_argv, "kafka.tools.StorageTool", "format"]
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -108,14 +118,15 @@ def _format_kafka_storage(java_argv: list[str], properties: Path, log: Path) -> 
         raise StackError(f"kafka: formatting storage failed; see {log}")
 
 
-def _kafka_argv(config: StackConfig, kafka_home: Path) -> list[str]:
-    home = config.home("kafka")
+def _kafka_argv(config: StackConfig, kafka_home: Path, node: int = 1) -> list[str]:
+    name = config.kafka_component(node)
+    home = config.home(name)
     data = home / "data"
     data.mkdir(parents=True, exist_ok=True)
     properties = home / "server.properties"
-    properties.write_text(_kafka_properties(config, data))
+    properties.write_text(_kafka_properties(config, data, node))
     log4j = home / "log4j.properties"
-    log4j.write_text(KAFKA_LOG4J.format(server_log=config.log_file("kafka-server")))
+    log4j.write_text(KAFKA_LOG4J.format(server_log=config.log_file(f"{name}-server")))
     java = [
         require("java", "a JDK 17+ (apt-get install openjdk-17-jdk-headless)"),
         f"-Dlog4j.configuration=file:{log4j}",
@@ -123,8 +134,12 @@ def _kafka_argv(config: StackConfig, kafka_home: Path) -> list[str]:
         f"{kafka_home / 'libs'}/*",
     ]
     if not (data / "meta.properties").exists():
-        _format_kafka_storage(java, properties, config.log_file("kafka"))
-    return [*java, *KAFKA_JVM_OPTIONS, "kafka.Kafka", str(properties)]
+        # The brokers of a cluster share one id, kept in the single broker's home.
+        config.home("kafka").mkdir(parents=True, exist_ok=True)
+        cluster_id = _cluster_id(config.home("kafka"))
+        _format_kafka_storage(java, properties, config.log_file(name), cluster_id)
+    prefix = in_namespace(config, node) if config.kafka_cluster else []
+    return [*prefix, *java, *KAFKA_JVM_OPTIONS, "kafka.Kafka", str(properties)]
 
 
 def _mongo_argv(config: StackConfig, binary: Path) -> list[str]:
@@ -183,3 +198,21 @@ COMPONENTS = {
         ),
     )
 }
+
+
+def kafka_broker(config: StackConfig, node: int) -> Component:
+    """Broker ``node`` of a cluster: the single-broker component, at its own address."""
+    return replace(
+        COMPONENTS["kafka"],
+        name=config.kafka_component(node),
+        argv=partial(_kafka_argv, node=node),
+        probe=lambda stack: probe_kafka(stack.kafka_address(node)),
+    )
+
+
+def components(config: StackConfig) -> dict[str, Component]:
+    """The stack's components; with ``KAFKA_BROKERS`` > 1, one per broker instead of kafka."""
+    if not config.kafka_cluster:
+        return dict(COMPONENTS)
+    brokers = {config.kafka_component(n): kafka_broker(config, n) for n in config.kafka_nodes}
+    return {**brokers, **{name: c for name, c in COMPONENTS.items() if name != "kafka"}}

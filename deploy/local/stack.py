@@ -8,6 +8,10 @@ cached per machine in ${XDG_CACHE_HOME:-~/.cache}/taskstream; data, logs and pid
 $STACK_DIR (default .local/stack). Ports come from STACK_KAFKA_PORT (9092),
 STACK_KAFKA_CONTROLLER_PORT (9093), STACK_MONGO_PORT (27017) and STACK_REDIS_PORT (6379), so
 several stacks can run side by side.
+
+KAFKA_BROKERS=3 runs a Kafka cluster instead: components kafka-1..kafka-3 (``kafka`` names
+them all), each in its own network namespace on the same ports (root only), and
+``net-cut kafka-2`` / ``net-heal kafka-2`` partition one broker off and back.
 """
 
 import argparse
@@ -25,9 +29,15 @@ from pathlib import Path
 # deploy.local.* (the way mypy and pytest see them), so the repo root must be there too.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from deploy.local._stack_components import COMPONENTS, Component
+from deploy.local._stack_components import Component, components
 from deploy.local._stack_config import StackConfig
 from deploy.local._stack_install import StackError, apt_install, say
+from deploy.local._stack_network import (
+    cut_off,
+    ensure_broker_network,
+    reconnect,
+    remove_broker_network,
+)
 from deploy.local._stack_probes import Died, NotReadyInTime, wait_until_ready
 from deploy.local._stack_process import (
     Popen,
@@ -59,7 +69,7 @@ class Launch:
 
 def install(config: StackConfig) -> int:
     started = time.monotonic()
-    for name, component in COMPONENTS.items():
+    for name, component in components(config).items():
         say(f"{name}: {component.install(config.cache_dir)}")
     say(f"install: done in {time.monotonic() - started:.1f} s")
     return 0
@@ -72,10 +82,13 @@ def install_tools(config: StackConfig) -> int:
 
 
 def up(config: StackConfig, names: list[str], *, full: bool) -> int:
-    installed = {name: COMPONENTS[name].install(config.cache_dir) for name in names}
+    known = components(config)
+    installed = {name: known[name].install(config.cache_dir) for name in names}
+    if config.kafka_cluster and any(name.startswith("kafka") for name in names):
+        ensure_broker_network(config)
     launches = []
     for name in names:
-        launch = _find_running(config, name) or _start(config, COMPONENTS[name], installed[name])
+        launch = _find_running(config, name) or _start(config, known[name], installed[name])
         if launch is not None:
             launches.append(launch)
     _record_started(config, {la.component.name: la.process is not None for la in launches}, full)
@@ -92,7 +105,7 @@ def _find_running(config: StackConfig, name: str) -> Launch | None:
             pidfile.unlink()
         return None
     alive = partial(_still_running, config, name, pid)
-    return Launch(COMPONENTS[name], pid, None, alive, time.monotonic())
+    return Launch(components(config)[name], pid, None, alive, time.monotonic())
 
 
 def _still_running(config: StackConfig, name: str, pid: int) -> bool:
@@ -101,7 +114,9 @@ def _still_running(config: StackConfig, name: str, pid: int) -> bool:
 
 def _start(config: StackConfig, component: Component, installed: Path) -> Launch | None:
     name = component.name
-    busy = [port for port in config.ports(name) if port_in_use(port)]
+    # A cluster's brokers listen in their own namespaces, where these ports are always free.
+    on_host = not (config.kafka_cluster and name.startswith("kafka"))
+    busy = [port for port in config.ports(name) if on_host and port_in_use(port)]
     if busy:
         say(f"{name}: port {busy[0]} is in use by a process this stack did not start")
         return None
@@ -185,13 +200,33 @@ def down(config: StackConfig, names: list[str], *, started_only: bool, full: boo
         say("down: the last full `up` started none of these; leaving them as they are")
     stopping = {name: pid for name in targets if (pid := _terminate(config, name)) is not None}
     since = time.monotonic()
+    known = components(config)
     for name, pid in stopping.items():
-        quiet = wait_stopped(pid, COMPONENTS[name].stop_timeout)
+        quiet = wait_stopped(pid, known[name].stop_timeout)
         config.pid_file(name).unlink(missing_ok=True)
         how = "" if quiet else ", killed after ignoring SIGTERM"
         say(f"{name}: stopped in {time.monotonic() - since:.1f} s{how}")
     if started_only or full:
         _write_record(config, {n: how for n, how in record.items() if n not in names})
+    if full and config.kafka_cluster and not any(_brokers_running(config)):
+        remove_broker_network(config)
+    return 0
+
+
+def _brokers_running(config: StackConfig) -> list[int]:
+    names = (config.kafka_component(node) for node in config.kafka_nodes)
+    return [pid for name in names if (pid := running_pid(config.pid_file(name))) is not None]
+
+
+def set_link(config: StackConfig, names: list[str], *, connected: bool) -> int:
+    """Cut brokers off the cluster's network, or join them again (a partition and its heal)."""
+    if not config.kafka_cluster:
+        say("net-cut/net-heal need a cluster (KAFKA_BROKERS > 1)")
+        return 1
+    for name in names:
+        node = int(name.removeprefix("kafka-"))
+        (reconnect if connected else cut_off)(config, node)
+        say(f"{name}: {'back on' if connected else 'cut off'} the network")
     return 0
 
 
@@ -210,7 +245,7 @@ def _terminate(config: StackConfig, name: str) -> int | None:
 
 def status(config: StackConfig) -> int:
     say(f"stack: {config.state_dir}")
-    pids = {name: running_pid(config.pid_file(name)) for name in COMPONENTS}
+    pids = {name: running_pid(config.pid_file(name)) for name in components(config)}
     answering = asyncio.run(_answering(config, pids))
     died = False
     for name, pid in pids.items():
@@ -228,7 +263,8 @@ def status(config: StackConfig) -> int:
 
 async def _answering(config: StackConfig, pids: dict[str, int | None]) -> dict[str, bool]:
     names = [name for name, pid in pids.items() if pid is not None]
-    answers = await asyncio.gather(*(_answers(config, COMPONENTS[name]) for name in names))
+    known = components(config)
+    answers = await asyncio.gather(*(_answers(config, known[name]) for name in names))
     return dict(zip(names, answers, strict=True))
 
 
@@ -251,7 +287,7 @@ def print_env(config: StackConfig) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=(__doc__ or "").split("\n\n")[0],
-        epilog="components: " + ", ".join(COMPONENTS) + " (none named: all)",
+        epilog="components: kafka (kafka-1..n with KAFKA_BROKERS=n), mongo, redis (none: all)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("install", help="fetch and build what is missing; start nothing")
@@ -264,6 +300,9 @@ def _parser() -> argparse.ArgumentParser:
     down_parser.add_argument(
         "--started-only", action="store_true", help="only what the last full `up` started"
     )
+    for command, text in (("net-cut", "cut brokers off"), ("net-heal", "reconnect brokers")):
+        link_parser = commands.add_parser(command, help=f"{text} (KAFKA_BROKERS > 1)")
+        link_parser.add_argument("components", nargs="+", metavar="kafka-N")
     commands.add_parser("status", help="state, pid, port and memory of each component")
     commands.add_parser("env", help="the settings services need to reach this stack")
     return parser
@@ -272,13 +311,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    chosen: list[str] = getattr(args, "components", [])
-    if unknown := sorted(set(chosen) - COMPONENTS.keys()):
-        parser.error(f"unknown component {', '.join(unknown)}; choose from {', '.join(COMPONENTS)}")
-    names = chosen or list(COMPONENTS)
+    config = StackConfig.from_env()
+    known = components(config)
+    chosen = _expand_kafka(config, getattr(args, "components", []))
+    if unknown := sorted(set(chosen) - known.keys()):
+        parser.error(f"unknown component {', '.join(unknown)}; choose from {', '.join(known)}")
+    names = chosen or list(known)
     # aiokafka logs each refused connection while Kafka boots; here those are expected.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    config = StackConfig.from_env()
     try:
         match args.command:
             case "install":
@@ -292,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
                 return up(config, names, full=not chosen)
             case "down":
                 return down(config, names, started_only=args.started_only, full=not chosen)
+            case "net-cut" | "net-heal":
+                return set_link(config, names, connected=args.command == "net-heal")
             case "status":
                 return status(config)
             case _:
@@ -299,6 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as exc:
         say(f"error: {exc}")
         return 1
+
+
+def _expand_kafka(config: StackConfig, names: list[str]) -> list[str]:
+    """``kafka`` names every broker of a cluster, so ``down kafka`` stops them all."""
+    brokers = [config.kafka_component(node) for node in config.kafka_nodes]
+    return [expanded for name in names for expanded in (brokers if name == "kafka" else [name])]
 
 
 if __name__ == "__main__":

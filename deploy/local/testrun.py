@@ -12,6 +12,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # as a script only deploy/local/ is on the path
+
+from deploy.local._stack_config import StackConfig  # noqa: E402
+
 # TEST_STACK_PORT_OFFSET moves every test-stack port, so two clones can test side by side.
 _OFFSET = int(os.environ.get("TEST_STACK_PORT_OFFSET", "0"))
 TEST_STACK = {
@@ -29,11 +33,8 @@ def stack(*args: str, env: dict[str, str]) -> int:
 
 
 def infra_env() -> dict[str, str]:
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{TEST_STACK['STACK_KAFKA_PORT']}",
-        "MONGODB_URL": f"mongodb://127.0.0.1:{TEST_STACK['STACK_MONGO_PORT']}/taskstream",
-        "REDIS_URL": f"redis://127.0.0.1:{TEST_STACK['STACK_REDIS_PORT']}/0",
-    }
+    """Where the test stack listens (with KAFKA_BROKERS=3: every broker, and the topic's RF)."""
+    return StackConfig.from_env({**os.environ, **TEST_STACK}).client_env()
 
 
 def main(pytest_args: list[str]) -> int:

@@ -18,6 +18,9 @@ class Settings(ServiceSettings):
     mongo_min_pool_size: int = Field(default=0, ge=0)
     mongo_timeout_ms: int = Field(default=2000, ge=100)
     topic_partitions: int = Field(default=3, ge=1)
+    # Used when this service creates the topic; a cluster of three: 3 and 2 (docs/operations.md).
+    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_min_insync_replicas: int = Field(default=1, ge=1)
     # How often the sweeper looks for events a crashed replica left behind, and how old an
     # unpublished event must be before the sweeper, not the writer's relay, takes it.
     sweep_interval_seconds: float = Field(default=5.0, gt=0)

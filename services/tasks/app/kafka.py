@@ -12,12 +12,19 @@ from services.tasks.app.config import Settings
 from shared.events import CLOUDEVENTS_CONTENT_TYPE
 
 log = logging.getLogger("taskstream.tasks.kafka")
-TOPIC_CONFIG = {"cleanup.policy": "compact"}
 CONNECT_BACKOFF_MAX_SECONDS = 5.0
+
+
+def topic_config(settings: Settings) -> dict[str, str]:
+    return {
+        "cleanup.policy": "compact",
+        "min.insync.replicas": str(settings.topic_min_insync_replicas),
+    }
 
 
 async def ensure_topic(settings: Settings) -> None:
     """Create the events topic compacted; if something else created it first, compact it."""
+    wanted = topic_config(settings)
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=5000
     )
@@ -26,22 +33,28 @@ async def ensure_topic(settings: Settings) -> None:
         topic = NewTopic(
             name=settings.task_events_topic,
             num_partitions=settings.topic_partitions,
-            replication_factor=1,
-            topic_configs=TOPIC_CONFIG,
+            replication_factor=settings.topic_replication_factor,
+            topic_configs=wanted,
         )
         response = await admin.create_topics([topic])
         for _topic, code, *_rest in response.topic_errors:
             if code == TopicAlreadyExistsError.errno:
-                await _make_compacted(admin, settings.task_events_topic)
+                await _make_compacted(admin, settings.task_events_topic, wanted)
             elif code:
                 raise for_code(code)()
     finally:
         await admin.close()
 
 
-async def _make_compacted(admin: AIOKafkaAdminClient, topic: str) -> None:
-    # A consumer's auto-creation may have won the race with default (delete) retention.
-    resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs=TOPIC_CONFIG)
+async def _make_compacted(admin: AIOKafkaAdminClient, topic: str, wanted: dict[str, str]) -> None:
+    # A consumer's auto-creation may have won the race with default (delete) retention. Only
+    # then: AlterConfigs replaces every setting of the topic, so altering a topic an operator
+    # declared (Strimzi's KafkaTopic) would drop its other settings.
+    [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    current = {entry[0]: entry[1] for entry in response.resources[0][4]}
+    if current.get("cleanup.policy") == "compact":
+        return
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs=wanted)
     await admin.alter_configs([resource])
 
 
