@@ -5,10 +5,11 @@ headers → CORS → gzip → size limits → the proxy, which forwards routed p
 rest fall through to FastAPI (ops endpoints, OpenAPI, Swagger UI, 404s).
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -27,6 +28,8 @@ from services.gateway.app.fallback import FallbackRevocation
 from services.gateway.app.guard import AccessGuard
 from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.openapi import OpenApiCache
+from services.gateway.app.pool_metrics import PoolMetrics
+from services.gateway.app.pools import PoolRouter, build_canary_pools, thresholds
 from services.gateway.app.proxy import ProxyMiddleware, Runtime, RuntimeHolder
 from services.gateway.app.ratelimit import Policy
 from services.gateway.app.routes import ROUTERS
@@ -35,6 +38,7 @@ from services.gateway.app.service import ApiKeyCache, Gatekeeper
 from services.gateway.app.tokens import JwksCache, TokenVerifier
 from shared.app import build_service_app
 from shared.clients import open_redis, redis_ping
+from shared.flags import open_flags
 
 UPSTREAMS = ["auth", "tasks", "search"]
 CORS_HEADERS = [
@@ -116,15 +120,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 http, build_pools(settings, metrics), metrics, signing_secret=secret
             )
             guard = AccessGuard(redis, metrics, retry_seconds=settings.redis_retry_seconds)
+            app.state.flags = stack.enter_context(open_flags(settings, domain=f"gateway-{id(app)}"))
+            canary_pools = build_canary_pools(settings, metrics)
+            pools = PoolRouter(
+                stable=upstreams,
+                canary=UpstreamClient(http, canary_pools, metrics, signing_secret=secret),
+                services=canary_pools,
+                flags=app.state.flags,
+                metrics=PoolMetrics(app.state.metrics.registry),
+                limits=thresholds(settings),
+                window_seconds=settings.canary_window_seconds,
+            )
+            interval = settings.canary_analysis_interval_seconds
+            await stack.enter_async_context(pools.running(interval_seconds=interval))
             holder.runtime = Runtime(
                 upstreams=upstreams,
                 gatekeeper=build_gatekeeper(settings, upstreams, guard, metrics),
                 signing_secret=secret,
                 max_body_bytes=settings.max_body_bytes,
+                pools=pools,
             )
-            app.state.openapi = OpenApiCache(
-                lambda service: upstreams.fetch(service, "/openapi.json"), UPSTREAMS
-            )
+            app.state.gatekeeper = holder.runtime.gatekeeper
+            app.state.openapi = OpenApiCache(_documents(app, upstreams), [*UPSTREAMS, "gateway"])
             app.state.readiness_checks = {
                 "redis": lambda: redis_ping(redis),
                 **{name: _replica_check(upstreams, name) for name in UPSTREAMS},
@@ -146,6 +163,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Right inside the request-context middleware, so proxied requests get ids and metrics too.
     app.user_middleware[1:1] = edge_middleware(settings, holder)
     return app
+
+
+def _documents(app: FastAPI, upstreams: UpstreamClient) -> Callable[[str], Awaitable[bytes]]:
+    """Each service's OpenAPI document; the gateway's own routes (OFREP) are ``gateway``."""
+
+    async def fetch(service: str) -> bytes:
+        if service == "gateway":
+            return orjson.dumps(app.openapi())
+        return await upstreams.fetch(service, "/openapi.json")
+
+    return fetch
 
 
 def _replica_check(upstreams: UpstreamClient, service: str) -> Any:

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway.app.client import Headers, UpstreamClient
 from services.gateway.app.errors import PROBLEM_STATUSES, BadUpstream, BodyTooLarge
+from services.gateway.app.pools import PoolRouter
 from services.gateway.app.routing import Target, resolve
 from services.gateway.app.service import Admission, Gatekeeper
 from shared.context import current_request_id, current_traceparent
@@ -49,6 +50,7 @@ class Runtime:
     gatekeeper: Gatekeeper
     signing_secret: bytes
     max_body_bytes: int
+    pools: PoolRouter  # stable or canary replicas per request (pools.py)
 
 
 class RuntimeHolder:
@@ -170,8 +172,9 @@ class ProxyMiddleware:
             await send_problem(send, exc)
             return
         limit_headers = admission.decision.headers(admission.policy)
+        upstreams, send = runtime.pools.route(target.service, admission.identity, send)
         try:
-            response = await self._forward(runtime, scope, receive, target, admission)
+            response = await self._forward(runtime, upstreams, scope, receive, target, admission)
         except DomainError as exc:
             await send_problem(send, exc, limit_headers)
             return
@@ -188,7 +191,13 @@ class ProxyMiddleware:
         )
 
     async def _forward(
-        self, runtime: Runtime, scope: Scope, receive: Receive, target: Target, admission: Admission
+        self,
+        runtime: Runtime,
+        upstreams: UpstreamClient,
+        scope: Scope,
+        receive: Receive,
+        target: Target,
+        admission: Admission,
     ) -> aiohttp.ClientResponse:
         method: str = scope["method"]
         client_ip = admission.identity.client_ip or "unknown"
@@ -204,7 +213,7 @@ class ProxyMiddleware:
         url = (path + b"?" + query if query else path).decode("latin-1")
         body = await read_body(receive, runtime.max_body_bytes)
         try:
-            return await runtime.upstreams.send(
+            return await upstreams.send(
                 target.service, method=method, target=url, headers=headers, body=body
             )
         except BadUpstream:
