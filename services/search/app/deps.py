@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 
 from services.search.app.config import Settings
 from services.search.app.runtime import SearchRuntime
+from shared.flags import Flags
 from shared.identity import CurrentIdentity
 
 
@@ -25,8 +26,14 @@ async def get_redis(request: Request) -> Redis:
     return redis
 
 
+async def get_flags(request: Request) -> Flags:
+    flags: Flags = request.app.state.flags
+    return flags
+
+
 AppSettings = Annotated[Settings, Depends(get_settings)]
+FlagSet = Annotated[Flags, Depends(get_flags)]
 Runtime = Annotated[SearchRuntime, Depends(get_runtime)]
 RedisClient = Annotated[Redis, Depends(get_redis)]
 
-__all__ = ["AppSettings", "CurrentIdentity", "RedisClient", "Runtime"]
+__all__ = ["AppSettings", "CurrentIdentity", "FlagSet", "RedisClient", "Runtime"]

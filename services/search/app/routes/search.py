@@ -7,9 +7,10 @@ import orjson
 from fastapi import APIRouter, BackgroundTasks, Query
 from starlette.responses import Response
 
-from services.search.app.deps import AppSettings, CurrentIdentity, RedisClient, Runtime
+from services.search.app.deps import AppSettings, CurrentIdentity, FlagSet, RedisClient, Runtime
 from services.search.app.schemas import SearchPage, SearchParams
 from services.search.app.service import search_tasks
+from shared.flags import evaluation_context
 from shared.problems import problem_responses
 
 router = APIRouter(tags=["search"])
@@ -28,8 +29,11 @@ async def search(
     redis: RedisClient,
     settings: AppSettings,
     later: BackgroundTasks,
+    flags: FlagSet,
 ) -> Response:
     started = time.perf_counter()
+    context = evaluation_context(user_id=identity.user_id)
+    prefix = flags.resolve_boolean("search.prefix-last-word", True, context).value
     page = await search_tasks(
         index=runtime.index,
         redis=redis,
@@ -37,6 +41,7 @@ async def search(
         params=params,
         ttl_seconds=settings.cache_ttl_seconds,
         later=later,
+        prefix_last_word=prefix,
     )
     took_ms = round((time.perf_counter() - started) * 1000, 3)
     # Serialised here: the page is already in its public shape (SearchPage documents it),
