@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench import (
     auth_bench,
+    flags_bench,
     gateway_bench,
     machine,
     report,
@@ -38,6 +39,7 @@ Benchmark = Callable[[Bench], Awaitable[dict[str, object]]]
 # checkpoints starved) until every write to that database takes seconds. Search adds a replica
 # and a gateway of its own.
 BENCHMARKS: dict[str, Benchmark] = {
+    "flags": flags_bench.run,
     "gateway": gateway_bench.run,
     "auth": auth_bench.run,
     "search": search_bench.run,

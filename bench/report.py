@@ -49,6 +49,7 @@ GOALS = (
     Goal("index_events_per_s", 5000, at_least=True, issue=6),
     Goal("search_p99_ms", 10, at_least=False, issue=6),
     Goal("search_gateway_p99_ms", 20, at_least=False, issue=6),
+    Goal("flag_eval_p50_us", 50, at_least=False, issue=23),
 )
 
 
