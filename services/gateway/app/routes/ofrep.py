@@ -33,6 +33,41 @@ CONTEXT_BODY: dict[str, Any] = {
 }
 
 
+# OFREP's own response schemas (open-feature/protocol service/openapi.yaml), for clients
+# generated from this document.
+METADATA = {"type": "object", "additionalProperties": {"type": ["boolean", "string", "number"]}}
+SUCCESS = {
+    "type": "object",
+    "required": ["key", "reason"],
+    "properties": {
+        "key": {"type": "string"},
+        "value": {"description": "Absent for a disabled flag: the client keeps its default."},
+        "reason": {"type": "string", "examples": ["STATIC", "TARGETING_MATCH", "DISABLED"]},
+        "variant": {"type": "string"},
+        "metadata": METADATA,
+    },
+}
+FAILURE = {
+    "type": "object",
+    "required": ["key", "errorCode"],
+    "properties": {
+        "key": {"type": "string"},
+        "errorCode": {"type": "string"},
+        "errorDetails": {"type": "string"},
+    },
+}
+BULK_SCHEMA = {
+    "type": "object",
+    "required": ["flags"],
+    "properties": {"flags": {"type": "array", "items": {"anyOf": [SUCCESS, FAILURE]}}},
+}
+IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
+
+
+def ok(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 def ofrep_failure(status: int, detail: str, **fields: str) -> Response:
     """OFREP's ``{key?, errorCode, errorDetails}`` inside an RFC 9457 problem (both hold)."""
     extra = {**fields, "errorDetails": detail}
@@ -46,8 +81,9 @@ def ofrep_router() -> APIRouter:
     @router.post(
         BULK_PATH,
         summary="Evaluate every client-visible flag for the signed-in user (OFREP bulk)",
-        openapi_extra={"requestBody": CONTEXT_BODY},
+        openapi_extra={"requestBody": CONTEXT_BODY, "parameters": [IF_NONE_MATCH]},
         responses={
+            200: ok(BULK_SCHEMA, "Every client-visible flag, evaluated; ETag in the headers"),
             304: {"description": "Not modified (If-None-Match matched the ETag)"},
             **problem_responses(400, 401, 429),
         },
@@ -67,7 +103,10 @@ def ofrep_router() -> APIRouter:
         BULK_PATH + "/{key}",
         summary="Evaluate one client-visible flag for the signed-in user (OFREP)",
         openapi_extra={"requestBody": CONTEXT_BODY},
-        responses=problem_responses(400, 401, 404, 429),
+        responses={
+            200: ok(SUCCESS, "The flag, evaluated"),
+            **problem_responses(400, 401, 404, 429),
+        },
     )
     async def evaluate_one_flag(
         key: str, request: Request, user: SignedInUser, flags: FlagSet
