@@ -102,3 +102,13 @@ async def test_ofrep_is_in_the_merged_openapi_document(client: httpx.AsyncClient
     paths = (await client.get("/api/v1/openapi.json")).json()["paths"]
     assert "post" in paths[BULK]
     assert "post" in paths[BULK + "/{key}"]
+
+
+async def test_a_new_accounts_age_from_auth_reaches_the_rules(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    tour = "web.onboarding-tour"
+    assert tour in VISIBLE
+    response = await client.post(f"{BULK}/{tour}", json={}, headers=bearer(account.access_token))
+    assert response.status_code == 200, response.text
+    assert (response.json()["value"], response.json()["variant"]) == (True, "on")

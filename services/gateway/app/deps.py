@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.gateway.app.openapi import OpenApiCache
+from services.gateway.app.profiles import ProfileCache
 from services.gateway.app.service import Gatekeeper
 from shared.flags import Flags
 from shared.identity import Identity
@@ -31,6 +32,12 @@ def flag_set(request: Request) -> Flags:
     return flags
 
 
+def profile_cache(request: Request) -> ProfileCache:
+    profiles: ProfileCache = request.app.state.profiles
+    return profiles
+
+
 OpenApi = Annotated[OpenApiCache, Depends(openapi_cache)]
 SignedInUser = Annotated[Identity, Depends(signed_in_user)]
 FlagSet = Annotated[Flags, Depends(flag_set)]
+Profiles = Annotated[ProfileCache, Depends(profile_cache)]

@@ -30,6 +30,7 @@ from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.openapi import OpenApiCache
 from services.gateway.app.pool_metrics import PoolMetrics
 from services.gateway.app.pools import PoolRouter, build_canary_pools, thresholds
+from services.gateway.app.profiles import ProfileCache, fetch_from_auth
 from services.gateway.app.proxy import ProxyMiddleware, Runtime, RuntimeHolder
 from services.gateway.app.ratelimit import Policy
 from services.gateway.app.routes import ROUTERS
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 pools=pools,
             )
             app.state.gatekeeper = holder.runtime.gatekeeper
+            app.state.profiles = ProfileCache(fetch_from_auth(upstreams, secret=secret))
             app.state.openapi = OpenApiCache(_documents(app, upstreams), [*UPSTREAMS, "gateway"])
             app.state.readiness_checks = {
                 "redis": lambda: redis_ping(redis),

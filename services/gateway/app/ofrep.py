@@ -4,8 +4,9 @@ Shapes follow OFREP's OpenAPI (open-feature/protocol ``service/openapi.yaml``): 
 ``{key, value, reason, variant, metadata}``, a failure ``{key, errorCode, errorDetails}``.
 Only flags whose metadata says ``"clientVisible": true`` exist here; any other key is
 ``FLAG_NOT_FOUND``, exactly like an unknown one, so a client cannot learn server-side flags.
-The targeting key is always the signed-in user's id: a context the client sends is checked
-for shape and otherwise not trusted.
+The context is the gateway's: the signed-in user's id as targeting key, plus their e-mail
+domain and account age (profiles.py); a context the client sends is checked for shape and
+otherwise not trusted.
 """
 
 import hashlib
@@ -16,7 +17,7 @@ import orjson
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.flag_evaluation import FlagEvaluationDetails, Reason
 
-from shared.flags import Flags, evaluation_context
+from shared.flags import Flags
 from shared.problems import DomainError
 
 Result = dict[str, Any]
@@ -56,22 +57,17 @@ def parse_request(body: bytes) -> Mapping[str, Any]:
     return context
 
 
-def evaluate_flag(flags: Flags, key: str, *, user_id: str) -> Result:
+def evaluate_flag(flags: Flags, key: str, *, context: EvaluationContext) -> Result:
     if key not in flags.client_visible():
         raise FlagNotFound(f"No flag '{key}'.")
-    result = result_of(flags.evaluate(key, context_for(user_id)))
+    result = result_of(flags.evaluate(key, context))
     if "errorCode" in result:
         raise FlagFailed(result["errorDetails"], result["errorCode"])
     return result
 
 
-def evaluate_all(flags: Flags, *, user_id: str) -> list[Result]:
-    context = context_for(user_id)
+def evaluate_all(flags: Flags, *, context: EvaluationContext) -> list[Result]:
     return [result_of(flags.evaluate(key, context)) for key in flags.client_visible()]
-
-
-def context_for(user_id: str) -> EvaluationContext:
-    return evaluation_context(user_id=user_id)
 
 
 def result_of(details: FlagEvaluationDetails[Any]) -> Result:

@@ -16,9 +16,10 @@ from services.gateway.app.ofrep import (
     evaluate_flag,
     parse_request,
 )
-from shared.flags import Flags
+from shared.flags import Flags, evaluation_context
 
 VISIBLE = {"clientVisible": True}
+USER = evaluation_context(user_id="u1")
 FLAGS = {
     "web.density": {
         "state": "ENABLED",
@@ -60,7 +61,7 @@ def flags(tmp_path: Path) -> Iterator[Flags]:
 
 
 def test_one_visible_flag_has_the_ofrep_success_shape(flags: Flags) -> None:
-    result = evaluate_flag(flags, "web.density", user_id="u1")
+    result = evaluate_flag(flags, "web.density", context=USER)
     assert result == {
         "key": "web.density",
         "value": "compact",
@@ -73,17 +74,17 @@ def test_one_visible_flag_has_the_ofrep_success_shape(flags: Flags) -> None:
 @pytest.mark.parametrize("key", ["server.secret", "server.hidden", "no.such.flag"])
 def test_private_and_unknown_flags_are_both_not_found(flags: Flags, key: str) -> None:
     with pytest.raises(FlagNotFound):
-        evaluate_flag(flags, key, user_id="u1")
+        evaluate_flag(flags, key, context=USER)
 
 
 def test_a_flag_whose_rule_fails_is_an_evaluation_failure(flags: Flags) -> None:
     with pytest.raises(FlagFailed) as failure:
-        evaluate_flag(flags, "web.broken", user_id="u1")
+        evaluate_flag(flags, "web.broken", context=USER)
     assert failure.value.error_code == "GENERAL"
 
 
 def test_bulk_lists_visible_flags_only_and_a_disabled_flag_without_value(flags: Flags) -> None:
-    results = {item["key"]: item for item in evaluate_all(flags, user_id="u1")}
+    results = {item["key"]: item for item in evaluate_all(flags, context=USER)}
     assert sorted(results) == ["web.broken", "web.density", "web.off"]
     assert results["web.off"] == {"key": "web.off", "reason": "DISABLED", "metadata": VISIBLE}
     assert results["web.broken"]["errorCode"] == "GENERAL"
@@ -109,3 +110,23 @@ def test_etag_is_a_digest_of_the_body_and_if_none_match_compares_weakly() -> Non
     assert etag_matches("*", etag)
     assert not etag_matches(None, etag)
     assert not etag_matches('"other"', etag)
+
+
+def test_rules_on_email_domain_and_account_age_see_the_gateways_context(tmp_path: Path) -> None:
+    staff = {
+        "state": "ENABLED",
+        "variants": {"on": True, "off": False},
+        "defaultVariant": "off",
+        "targeting": {"if": [{"==": [{"var": "email_domain"}, "example.com"]}, "on", "off"]},
+        "metadata": VISIBLE,
+    }
+    path = tmp_path / "flags.json"
+    path.write_text(json.dumps({"flags": {"web.staff": staff}}))
+    flags = Flags(str(path), poll_ms=1000, domain="ofrep-context")
+    flags.start()
+    try:
+        staff_user = evaluation_context(user_id="u1", email="ann@EXAMPLE.com")
+        assert evaluate_flag(flags, "web.staff", context=staff_user)["value"] is True
+        assert evaluate_flag(flags, "web.staff", context=USER)["value"] is False
+    finally:
+        flags.close()

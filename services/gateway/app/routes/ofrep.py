@@ -6,7 +6,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from services.gateway.app.deps import FlagSet, SignedInUser
+from services.gateway.app.deps import FlagSet, Profiles, SignedInUser
 from services.gateway.app.ofrep import (
     FlagFailed,
     FlagNotFound,
@@ -88,12 +88,14 @@ def ofrep_router() -> APIRouter:
             **problem_responses(400, 401, 429),
         },
     )
-    async def evaluate_flags(request: Request, user: SignedInUser, flags: FlagSet) -> Response:
+    async def evaluate_flags(
+        request: Request, user: SignedInUser, flags: FlagSet, profiles: Profiles
+    ) -> Response:
         try:
             parse_request(await request.body())
         except InvalidContext as exc:
             return ofrep_failure(400, exc.detail, errorCode="INVALID_CONTEXT")
-        body, etag = bulk_body(evaluate_all(flags, user_id=user.user_id))
+        body, etag = bulk_body(evaluate_all(flags, context=await profiles.context(user)))
         headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
         if etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
@@ -109,11 +111,11 @@ def ofrep_router() -> APIRouter:
         },
     )
     async def evaluate_one_flag(
-        key: str, request: Request, user: SignedInUser, flags: FlagSet
+        key: str, request: Request, user: SignedInUser, flags: FlagSet, profiles: Profiles
     ) -> Response:
         try:
             parse_request(await request.body())
-            result = evaluate_flag(flags, key, user_id=user.user_id)
+            result = evaluate_flag(flags, key, context=await profiles.context(user))
         except InvalidContext as exc:
             return ofrep_failure(400, exc.detail, key=key, errorCode="INVALID_CONTEXT")
         except FlagNotFound as exc:
