@@ -117,7 +117,9 @@ def wait_until(condition: Callable[[], bool], *, seconds: float) -> float:
     return time.monotonic() - started
 
 
-def start_rig(system: System, tmp_path: Path, *, canary_fails: int, percent: int) -> Rig:
+def start_rig(
+    system: System, tmp_path: Path, *, canary_fails: int, percent: int, **settings: str
+) -> Rig:
     flags_path = tmp_path / "flags.json"
     flags_path.write_text(flag_file(percent))
     stable, canary = Replica.start(0), Replica.start(canary_fails)
@@ -129,6 +131,7 @@ def start_rig(system: System, tmp_path: Path, *, canary_fails: int, percent: int
         "FLAGS_FILE": str(flags_path),
         "GATEWAY_CANARY_MIN_REQUESTS": "50",
         "GATEWAY_CANARY_ANALYSIS_INTERVAL_SECONDS": "0.5",
+        **settings,
     }
     gateway = ServiceProcess("gateway", free_port(), env, LOG_DIR, replica=9)
     gateway.start()
@@ -171,7 +174,15 @@ async def send_rounds(rig: Rig, users: list[str], rounds: int) -> dict[str, list
 
 @pytest.fixture(scope="module")
 def healthy_rig(system: System, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    rig = start_rig(system, tmp_path_factory.mktemp("canary"), canary_fails=0, percent=10)
+    # These tests are about the split; on a loaded machine (load 27 on 2 cores was seen) the
+    # latency tail is seconds wide, so the latency verdict is kept out of their way.
+    rig = start_rig(
+        system,
+        tmp_path_factory.mktemp("canary"),
+        canary_fails=0,
+        percent=10,
+        GATEWAY_CANARY_P99_SLACK_MS="5000",
+    )
     try:
         rig.tokens = asyncio.run(forged_tokens(system, 1000))
         yield rig
@@ -189,6 +200,7 @@ async def failing_rig(system: System, tmp_path: Path) -> AsyncIterator[Rig]:
         stop_rig(rig)
 
 
+@pytest.mark.timeout(1800)  # 10,000 requests: ~10 s on a quiet machine, 10 min at load 27
 async def test_ten_percent_of_a_thousand_users_go_to_the_canary_and_stay(
     healthy_rig: Rig,
 ) -> None:
@@ -239,6 +251,7 @@ async def test_an_invalid_flag_file_keeps_the_last_good_split(healthy_rig: Rig) 
     rig.write_flags(flag_file(10))
 
 
+@pytest.mark.timeout(900)
 async def test_a_failing_canary_is_rolled_back_and_stable_users_see_no_error(
     failing_rig: Rig,
 ) -> None:

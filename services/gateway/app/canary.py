@@ -2,9 +2,11 @@
 
 Every answer the gateway gives from a pool (the upstream's, or the gateway's own 502-504 for
 it) is a sample: its time, whether it was a 5xx, and the seconds to its response start. Every
-``interval`` the samples of the last ``window`` seconds are compared; when the canary has at
-least ``min_requests`` and its error rate or p99 is worse than the stable pool's by more
-than the thresholds, routing to it stops ("rolled back") and stays stopped until its
+``interval`` a check runs once the canary has ``min_requests`` new samples (at most
+``window`` seconds old): its error rate and p99 against the stable pool's over as many of the
+stable pool's latest samples (equal counts, so one p99 is not a maximum and the other not).
+Each check looks at new samples only. After ``failed_checks`` failing checks in a row (as
+Flagger counts them) routing to the canary stops ("rolled back") and stays stopped until its
 ``route.<service>.canary`` flag changes in the flag file (the operator's re-enable).
 """
 
@@ -23,6 +25,7 @@ class Thresholds:
     max_error_rate_increase: float
     max_p99_ratio: float
     p99_slack_seconds: float
+    failed_checks: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +50,16 @@ class PoolWindow:
     def add(self, at: float, *, error: bool, seconds: float) -> None:
         self.samples.append((at, error, seconds))
 
-    def stats(self, since: float) -> PoolStats:
+    def forget_before(self, since: float) -> int:
         while self.samples and self.samples[0][0] < since:
             self.samples.popleft()
-        latencies = sorted(sample[2] for sample in self.samples)
-        errors = sum(1 for sample in self.samples if sample[1])
+        return len(self.samples)
+
+    def stats(self, last: int | None = None) -> PoolStats:
+        """Error count and p99 of the latest ``last`` samples (all by default)."""
+        samples = list(self.samples)[-last:] if last else list(self.samples)
+        latencies = sorted(sample[2] for sample in samples)
+        errors = sum(1 for sample in samples if sample[1])
         return PoolStats(len(latencies), errors, percentile(latencies, 0.99))
 
     def clear(self) -> None:
@@ -90,6 +98,7 @@ class ServiceCanary:
 
     service: str
     rolled_back: bool = False
+    failing_checks: int = 0
     windows: dict[str, PoolWindow] = field(
         default_factory=lambda: {pool: PoolWindow() for pool in POOLS}
     )
@@ -99,21 +108,26 @@ class ServiceCanary:
         return f"route.{self.service}.canary"
 
     def analyse(self, now: float, *, window_seconds: float, limits: Thresholds) -> str | None:
-        """Roll back when the canary is worse; returns the reason when it just did."""
-        if self.rolled_back:
-            return None
+        """One check, if the canary has enough new answers; the reason when it rolled back."""
         since = now - window_seconds
-        stable = self.windows[STABLE].stats(since)
-        reason = rollback_reason(stable, self.windows[CANARY].stats(since), limits)
-        if reason is not None:
-            self.rolled_back = True
-            self.reset_windows()
-        return reason
+        self.windows[STABLE].forget_before(since)
+        count = self.windows[CANARY].forget_before(since)
+        if self.rolled_back or count < limits.min_requests:
+            return None
+        canary = self.windows[CANARY].stats()
+        reason = rollback_reason(self.windows[STABLE].stats(last=count), canary, limits)
+        self.reset_windows()
+        self.failing_checks = self.failing_checks + 1 if reason else 0
+        if reason is None or self.failing_checks < limits.failed_checks:
+            return None
+        self.rolled_back = True
+        return f"{reason} ({self.failing_checks} checks in a row)"
 
     def reenable(self) -> bool:
         """The operator changed the flag: route to the canary again (True if it was off)."""
         was_off = self.rolled_back
         self.rolled_back = False
+        self.failing_checks = 0
         self.reset_windows()
         return was_off
 

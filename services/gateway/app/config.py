@@ -48,6 +48,7 @@ class Settings(ServiceSettings):
     canary_max_error_rate_increase: float = Field(default=0.05, ge=0, le=1)
     canary_max_p99_ratio: float = Field(default=1.5, ge=1)
     canary_p99_slack_ms: float = Field(default=50.0, ge=0)
+    canary_failed_checks: int = Field(default=3, ge=1)
     canary_window_seconds: float = Field(default=60.0, gt=0)
     canary_analysis_interval_seconds: float = Field(default=2.0, gt=0)
 

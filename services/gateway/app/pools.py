@@ -64,6 +64,7 @@ def thresholds(settings: Settings) -> Thresholds:
         max_error_rate_increase=settings.canary_max_error_rate_increase,
         max_p99_ratio=settings.canary_max_p99_ratio,
         p99_slack_seconds=settings.canary_p99_slack_ms / 1000,
+        failed_checks=settings.canary_failed_checks,
     )
 
 

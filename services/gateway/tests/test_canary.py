@@ -66,24 +66,51 @@ def test_a_slow_canary_rolls_back_only_against_enough_stable_requests() -> None:
     assert rollback_reason(PoolStats(10, 0, 0.1), slow, LIMITS) is None
 
 
-def test_window_forgets_samples_older_than_its_start() -> None:
+def test_window_forgets_old_samples_and_can_take_the_latest_few() -> None:
     window = PoolWindow()
     window.add(1.0, error=True, seconds=0.1)
-    window.add(5.0, error=False, seconds=0.2)
-    assert window.stats(since=2.0) == PoolStats(1, 0, 0.2)
+    for at in (5.0, 6.0, 7.0):
+        window.add(at, error=False, seconds=at / 10)
+    assert window.forget_before(2.0) == 3
+    assert window.stats() == PoolStats(3, 0, 0.7)
+    assert window.stats(last=2) == PoolStats(2, 0, 0.7)
 
 
-def test_a_rolled_back_canary_stays_off_until_reenabled() -> None:
+def fill(state: ServiceCanary, at: float, *, canary_error: bool, count: int = 60) -> None:
+    for _ in range(count):
+        state.windows[CANARY].add(at, error=canary_error, seconds=0.01)
+        state.windows[STABLE].add(at, error=False, seconds=0.01)
+
+
+def test_rollback_needs_failed_checks_in_a_row_then_stays_until_reenabled() -> None:
     state = ServiceCanary("tasks")
-    for _ in range(60):
-        state.windows[CANARY].add(10.0, error=True, seconds=0.01)
-        state.windows[STABLE].add(10.0, error=False, seconds=0.01)
-    assert state.analyse(11.0, window_seconds=60, limits=LIMITS) is not None
+    fill(state, 10.0, canary_error=True)
+    assert state.analyse(11.0, window_seconds=60, limits=LIMITS) is None
+    fill(state, 12.0, canary_error=False)
+    assert state.analyse(13.0, window_seconds=60, limits=LIMITS) is None  # a pass resets
+    for second in (14.0, 16.0):
+        fill(state, second, canary_error=True)
+        assert state.analyse(second + 1, window_seconds=60, limits=LIMITS) is None
+    fill(state, 18.0, canary_error=True)
+    reason = state.analyse(19.0, window_seconds=60, limits=LIMITS)
+    assert reason is not None
+    assert "3 checks in a row" in reason
     assert state.rolled_back
-    assert state.analyse(12.0, window_seconds=60, limits=LIMITS) is None
+    fill(state, 20.0, canary_error=True)
+    assert state.analyse(21.0, window_seconds=60, limits=LIMITS) is None
     assert state.reenable()
     assert not state.rolled_back
     assert not state.reenable()
+
+
+def test_a_check_waits_for_enough_new_canary_answers() -> None:
+    state = ServiceCanary("tasks")
+    fill(state, 10.0, canary_error=True, count=30)
+    assert state.analyse(11.0, window_seconds=60, limits=LIMITS) is None
+    assert state.failing_checks == 0
+    fill(state, 12.0, canary_error=True, count=30)
+    state.analyse(13.0, window_seconds=60, limits=LIMITS)
+    assert state.failing_checks == 1
 
 
 def split_file(tmp_path: Path, percent: int) -> str:
@@ -154,11 +181,12 @@ async def test_failing_canary_is_rolled_back_and_reenabled_by_a_flag_change(
     clock = Clock()
     pools, stable, canary = router(half_split, clock)
     statuses = {id(stable): 200, id(canary): 500}
-    for i in range(400):
-        client, send = pools.route("tasks", user(f"u{i}"), no_send)
-        clock.now += 0.001
-        await send({"type": "http.response.start", "status": statuses[id(client)]})
-    pools.analyse()
+    for _ in range(LIMITS.failed_checks):
+        for i in range(200):
+            client, send = pools.route("tasks", user(f"u{i}"), no_send)
+            clock.now += 0.001
+            await send({"type": "http.response.start", "status": statuses[id(client)]})
+        pools.analyse()
     assert pools.canaries["tasks"].rolled_back
     assert all(pools.route("tasks", user(f"u{i}"), no_send)[0] is stable for i in range(100))
     pools.flags_changed(frozenset({"route.search.canary"}))
