@@ -41,6 +41,8 @@ RUN pip install --no-deps --force-reinstall /wheels/tantivy-*.whl && rm -r /whee
 # Sources are run from /app (not installed) so data files such as auth's password list come along.
 COPY shared ./shared
 COPY services ./services
+# The default flag file (FLAGS_FILE); deployments mount their own directory over it.
+COPY deploy/flags ./deploy/flags
 RUN python -m compileall -q /app /opt/venv/lib
 
 # --- runtime: the virtualenv and the sources only; no pip cache, compilers or build files ---

@@ -17,6 +17,7 @@ from pathlib import Path
 from bench import (
     auth_bench,
     consistency_bench,
+    flags_bench,
     gateway_bench,
     journey_bench,
     list_bench,
@@ -42,6 +43,7 @@ Benchmark = Callable[[Bench], Awaitable[dict[str, object]]]
 # checkpoints starved) until every write to that database takes seconds. Search adds a replica
 # and a gateway of its own.
 BENCHMARKS: dict[str, Benchmark] = {
+    "flags": flags_bench.run,
     "gateway": gateway_bench.run,
     "auth": auth_bench.run,
     "search": search_bench.run,

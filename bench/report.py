@@ -62,6 +62,7 @@ GOALS = (
     Goal("list_vs_get_rps_ratio", 0.8, at_least=True, issue=27),
     Goal("list_vs_get_p50_ratio_c1", 2, at_least=False, issue=27),
     Goal("stats_miss_100k_ms", 100, at_least=False, issue=27),
+    Goal("flag_eval_p50_us", 50, at_least=False, issue=23),
 )
 
 

@@ -53,6 +53,11 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = shared_field("JWT_ISSUER", "taskstream")
     jwt_audience: str = shared_field("JWT_AUDIENCE", "taskstream-api")
     log_level: str = shared_field("LOG_LEVEL", "INFO")
+    # A flagd flag-definition file, re-read within a second of a change (shared/flags.py).
+    flags_file: str = shared_field("FLAGS_FILE", "deploy/flags/flags.json")
+    flags_poll_ms: int = Field(
+        default=500, ge=50, le=1000, validation_alias=AliasChoices("FLAGS_POLL_MS")
+    )
 
     @field_validator("internal_signing_secret")
     @classmethod

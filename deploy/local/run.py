@@ -29,6 +29,7 @@ RUN_DIR = LOCAL / "run"
 LOG_DIR = LOCAL / "logs"
 BACKENDS = ("auth", "tasks", "search")
 REPLICA_PORT_STEP = 10
+CANARY_PORT_OFFSET = 5  # canary replica n of tasks: 8007 + 10 n
 MAX_REPLICAS = 9
 READY_TIMEOUT_SECONDS = 120.0
 
@@ -107,19 +108,37 @@ def backend_processes(env: Mapping[str, str]) -> dict[str, list[ServiceProcess]]
     }
 
 
-def replica(env: Mapping[str, str], name: str, n: int) -> ServiceProcess:
+def replica(env: Mapping[str, str], name: str, n: int, *, canary: bool = False) -> ServiceProcess:
     own_env = dict(env)
     if name == "search":  # every search replica builds and serves its own index copy
-        own_env.setdefault("SEARCH_INDEX_DIR", str(RUN_DIR / f"search-{n}"))
-    return ServiceProcess(name, replica_port(env, name, n), own_env, LOG_DIR, replica=n)
+        index = f"search-canary-{n}" if canary else f"search-{n}"
+        own_env.setdefault("SEARCH_INDEX_DIR", str(RUN_DIR / index))
+    port = replica_port(env, name, n) + (CANARY_PORT_OFFSET if canary else 0)
+    return ServiceProcess(name, port, own_env, LOG_DIR, replica=n)
+
+
+def canary_processes(env: Mapping[str, str]) -> dict[str, list[ServiceProcess]]:
+    """``<SERVICE>_CANARY_REPLICAS`` (0-9, default 0) canary replicas, on port + 5 + 10 n."""
+    counts = {name: env.get(f"{name.upper()}_CANARY_REPLICAS", "0") for name in BACKENDS}
+    for name, raw in counts.items():
+        if not raw.isdigit() or int(raw) > MAX_REPLICAS:
+            raise SystemExit(f"{name.upper()}_CANARY_REPLICAS must be a number from 0 to 9")
+    return {
+        name: [replica(env, name, n, canary=True) for n in range(int(raw))]
+        for name, raw in counts.items()
+        if int(raw)
+    }
 
 
 def gateway_process(
-    env: Mapping[str, str], backends: Mapping[str, Sequence[ServiceProcess]]
+    env: Mapping[str, str],
+    backends: Mapping[str, Sequence[ServiceProcess]],
+    canaries: Mapping[str, Sequence[ServiceProcess]] | None = None,
 ) -> ServiceProcess:
     upstreams = {
-        f"GATEWAY_{name.upper()}_URLS": ",".join(proc.url for proc in procs)
-        for name, procs in backends.items()
+        f"GATEWAY_{name.upper()}_{kind}URLS": ",".join(proc.url for proc in procs)
+        for kind, pools in (("", backends), ("CANARY_", canaries or {}))
+        for name, procs in pools.items()
     }
     return ServiceProcess("gateway", replica_port(env, "gateway", 0), {**upstreams, **env}, LOG_DIR)
 
@@ -143,10 +162,11 @@ def start_and_wait(processes: Sequence[ServiceProcess]) -> None:
 
 def start_services(env: Mapping[str, str], started: list[ServiceProcess]) -> None:
     """Start everything, appending to ``started`` as it goes so a failure can still clean up."""
-    backends = backend_processes(env)
+    backends, canaries = backend_processes(env), canary_processes(env)
     first = [procs[0] for procs in backends.values()]
     extra = [proc for procs in backends.values() for proc in procs[1:]]
-    for batch in (first, extra, [gateway_process(env, backends)]):
+    extra += [proc for procs in canaries.values() for proc in procs]
+    for batch in (first, extra, [gateway_process(env, backends, canaries)]):
         started.extend(batch)
         start_and_wait(batch)
 

@@ -59,6 +59,24 @@ def test_replica_counts_outside_one_to_nine_are_refused(count: str) -> None:
         run.backend_processes(plan_env(TASKS_REPLICAS=count))
 
 
+def test_canary_replicas_sit_five_ports_up_and_the_gateway_gets_their_pool() -> None:
+    env = plan_env(TASKS_CANARY_REPLICAS="2", SEARCH_CANARY_REPLICAS="1")
+    canaries = run.canary_processes(env)
+    gateway = run.gateway_process(env, run.backend_processes(env), canaries)
+
+    assert {name: [p.port for p in procs] for name, procs in canaries.items()} == {
+        "tasks": [8007, 8017],
+        "search": [8008],
+    }
+    assert canaries["search"][0].env["SEARCH_INDEX_DIR"] == str(run.RUN_DIR / "search-canary-0")
+    assert gateway.env["GATEWAY_TASKS_CANARY_URLS"] == "http://127.0.0.1:8007,http://127.0.0.1:8017"
+    assert gateway.env["GATEWAY_TASKS_URLS"] == "http://127.0.0.1:8002"
+    assert "GATEWAY_AUTH_CANARY_URLS" not in gateway.env
+    assert run.canary_processes(plan_env()) == {}
+    with pytest.raises(SystemExit, match="AUTH_CANARY_REPLICAS"):
+        run.canary_processes(plan_env(AUTH_CANARY_REPLICAS="10"))
+
+
 def test_user_settings_beat_defaults_stack_and_secrets() -> None:
     env = plan_env(
         AUTH_COOKIE_SECURE="true",

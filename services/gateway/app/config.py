@@ -53,12 +53,30 @@ class Settings(ServiceSettings):
     max_url_bytes: int = Field(default=8192, ge=256)
     max_header_bytes: int = Field(default=16384, ge=1024)
 
+    # Canary pools (pools.py, canary.py): none by default; the split comes from the flags.
+    auth_canary_urls: CsvList = Field(default_factory=list)
+    tasks_canary_urls: CsvList = Field(default_factory=list)
+    search_canary_urls: CsvList = Field(default_factory=list)
+    canary_min_requests: int = Field(default=50, ge=1)
+    canary_max_error_rate_increase: float = Field(default=0.05, ge=0, le=1)
+    canary_max_p99_ratio: float = Field(default=1.5, ge=1)
+    canary_p99_slack_ms: float = Field(default=50.0, ge=0)
+    canary_failed_checks: int = Field(default=3, ge=1)
+    canary_window_seconds: float = Field(default=60.0, gt=0)
+    canary_analysis_interval_seconds: float = Field(default=2.0, gt=0)
+
     @field_validator(
         "auth_urls", "tasks_urls", "search_urls", "cors_origins", "trusted_proxies", mode="before"
     )
     @classmethod
     def _split(cls, value: object) -> object:
         return split_csv(value)
+
+    @field_validator("auth_canary_urls", "tasks_canary_urls", "search_canary_urls", mode="before")
+    @classmethod
+    def _split_canary(cls, value: object) -> object:
+        split = split_csv(value)
+        return [url.rstrip("/") for url in split] if isinstance(split, list) else split
 
     @field_validator("auth_urls", "tasks_urls", "search_urls")
     @classmethod

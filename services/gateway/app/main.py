@@ -6,10 +6,11 @@ rest fall through to FastAPI (``/health``, a plain ``/ready``, OpenAPI, Swagger 
 Metrics and readiness details are on the ops listener (``ops.py``), not on this port.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -36,6 +37,9 @@ from services.gateway.app.guard import AccessGuard
 from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.openapi import OpenApiCache
 from services.gateway.app.ops import ops_listener
+from services.gateway.app.pool_metrics import PoolMetrics
+from services.gateway.app.pools import PoolRouter, build_canary_pools, thresholds
+from services.gateway.app.profiles import ProfileCache, fetch_from_auth
 from services.gateway.app.proxy import ProxyMiddleware, Runtime, RuntimeHolder
 from services.gateway.app.ratelimit import Policy
 from services.gateway.app.routes import ROUTERS
@@ -44,6 +48,7 @@ from services.gateway.app.service import ApiKeyCache, Gatekeeper
 from services.gateway.app.tokens import JwksCache, TokenVerifier
 from shared.app import build_service_app
 from shared.clients import open_redis, redis_ping
+from shared.flags import open_flags
 
 UPSTREAMS = ["auth", "tasks", "search"]
 CORS_HEADERS = [
@@ -144,6 +149,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 limit=settings.invalid_credentials_per_address,
                 window_seconds=settings.invalid_credentials_window_seconds,
             )
+            app.state.flags = stack.enter_context(open_flags(settings, domain=f"gateway-{id(app)}"))
+            canary_pools = build_canary_pools(settings, metrics)
+            pools = PoolRouter(
+                stable=upstreams,
+                canary=UpstreamClient(
+                    http,
+                    canary_pools,
+                    metrics,
+                    budgets=build_budgets(settings),
+                    signing_secret=secret,
+                ),
+                services=canary_pools,
+                flags=app.state.flags,
+                metrics=PoolMetrics(app.state.metrics.registry),
+                limits=thresholds(settings),
+                window_seconds=settings.canary_window_seconds,
+            )
+            interval = settings.canary_analysis_interval_seconds
+            await stack.enter_async_context(pools.running(interval_seconds=interval))
             holder.runtime = Runtime(
                 upstreams=upstreams,
                 gatekeeper=build_gatekeeper(settings, upstreams, guard, failures, metrics),
@@ -151,10 +175,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_body_bytes=settings.max_body_bytes,
                 body_read_timeout_seconds=settings.body_read_timeout_seconds,
                 trusted_proxies=parse_networks(settings.trusted_proxies),
+                pools=pools,
             )
-            app.state.openapi = OpenApiCache(
-                lambda service: upstreams.fetch(service, "/openapi.json"), UPSTREAMS
-            )
+            app.state.gatekeeper = holder.runtime.gatekeeper
+            app.state.profiles = ProfileCache(fetch_from_auth(upstreams, secret=secret))
+            app.state.openapi = OpenApiCache(_documents(app, upstreams), [*UPSTREAMS, "gateway"])
             app.state.readiness_checks = {
                 "redis": lambda: redis_ping(redis),
                 **{name: _replica_check(upstreams, name) for name in UPSTREAMS},
@@ -182,6 +207,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Right inside the request-context middleware, so proxied requests get ids and metrics too.
     app.user_middleware[1:1] = edge_middleware(settings, holder)
     return app
+
+
+def _documents(app: FastAPI, upstreams: UpstreamClient) -> Callable[[str], Awaitable[bytes]]:
+    """Each service's OpenAPI document; the gateway's own routes (OFREP) are ``gateway``."""
+
+    async def fetch(service: str) -> bytes:
+        if service == "gateway":
+            return orjson.dumps(app.openapi())
+        return await upstreams.fetch(service, "/openapi.json")
+
+    return fetch
 
 
 def _replica_check(upstreams: UpstreamClient, service: str) -> Any:

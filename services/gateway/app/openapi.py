@@ -19,7 +19,7 @@ from shared.problems import problem_responses
 
 log = logging.getLogger("taskstream.gateway.openapi")
 Document = dict[str, Any]
-PUBLIC_PREFIXES = ("/api/", "/.well-known/")
+PUBLIC_PREFIXES = ("/api/", "/.well-known/", "/ofrep/")
 METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a URL, not a secret)
 SECURITY_SCHEMES = {

@@ -21,6 +21,7 @@ from services.gateway.app.errors import (
     BodyTooLarge,
     MissingScope,
 )
+from services.gateway.app.pools import PoolRouter
 from services.gateway.app.routing import Target, required_scope, resolve
 from services.gateway.app.service import Admission, Gatekeeper
 from shared.context import current_request_id, current_traceparent
@@ -64,6 +65,7 @@ class Runtime:
     max_body_bytes: int
     body_read_timeout_seconds: float
     trusted_proxies: Sequence[Network]
+    pools: PoolRouter  # stable or canary replicas per request (pools.py)
 
 
 class RuntimeHolder:
@@ -194,7 +196,10 @@ class ProxyMiddleware:
                 limit=runtime.max_body_bytes,
                 within_seconds=runtime.body_read_timeout_seconds,
             )
-            await self._forward(runtime, scope, target, admission, body, send, limit_headers)
+            upstreams, send = runtime.pools.route(target.service, admission.identity, send)
+            await self._forward(
+                upstreams, runtime, scope, target, admission, body, send, limit_headers
+            )
         except ClientGone:
             log.info("client went away before its request was complete; nothing forwarded")
             # Nobody reads this; it labels the access log and metrics as nginx does, not 500.
@@ -217,6 +222,7 @@ class ProxyMiddleware:
 
     async def _forward(
         self,
+        upstreams: UpstreamClient,
         runtime: Runtime,
         scope: Scope,
         target: Target,
@@ -244,7 +250,7 @@ class ProxyMiddleware:
         headers.append((IDENTITY_HEADER, signed))
         path = scope.get("raw_path") or scope["path"].encode()
         url = (path + b"?" + query if query else path).decode("latin-1")
-        async with runtime.upstreams.exchange(
+        async with upstreams.exchange(
             target.service, method=method, target=url, headers=headers, body=body
         ) as response:
             await self._relay(response, send, limit_headers)

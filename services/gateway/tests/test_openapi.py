@@ -51,3 +51,10 @@ def test_gateway_answers_and_security_are_declared() -> None:
     flows = document["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
     assert flows["password"]["tokenUrl"] == "/api/v1/auth/token"
     assert document["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+
+
+def test_the_gateways_own_ofrep_paths_are_public_api_too() -> None:
+    own = doc({"/ofrep/v1/evaluate/flags": {"post": {"responses": {}}}}, {})
+    document = merge_documents({"auth": AUTH, "gateway": own}, title="T", version="1")
+    ofrep = document["paths"]["/ofrep/v1/evaluate/flags"]["post"]
+    assert "401" in ofrep["responses"]

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from services.search.app.config import Settings
 from services.search.app.runtime import SearchRuntime
 from shared.consistency import ConsistencyTokens
+from shared.flags import Flags
 from shared.identity import CurrentIdentity
 
 
@@ -31,9 +32,15 @@ async def get_consistency_tokens(request: Request) -> ConsistencyTokens:
     return tokens
 
 
+async def get_flags(request: Request) -> Flags:
+    flags: Flags = request.app.state.flags
+    return flags
+
+
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Consistency = Annotated[ConsistencyTokens, Depends(get_consistency_tokens)]
+FlagSet = Annotated[Flags, Depends(get_flags)]
 Runtime = Annotated[SearchRuntime, Depends(get_runtime)]
 RedisClient = Annotated[Redis, Depends(get_redis)]
 
-__all__ = ["AppSettings", "Consistency", "CurrentIdentity", "RedisClient", "Runtime"]
+__all__ = ["AppSettings", "Consistency", "CurrentIdentity", "FlagSet", "RedisClient", "Runtime"]

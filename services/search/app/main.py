@@ -17,6 +17,7 @@ from services.search.app.runtime import SearchRuntime
 from shared.app import build_service_app
 from shared.clients import kafka_metadata_check, open_redis, redis_ping, run_in_background
 from shared.consistency import ConsistencyTokens
+from shared.flags import open_flags
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 writer=stack.enter_context(writer_thread()),
             )
             app.state.redis = redis
+            app.state.flags = stack.enter_context(open_flags(settings, domain=f"search-{id(app)}"))
             app.state.runtime = runtime
             app.state.consistency_tokens = ConsistencyTokens(
                 settings.internal_signing_secret.get_secret_value()

@@ -75,12 +75,20 @@ def filter_queries(schema: tantivy.Schema, filters: SearchFilters) -> list[tanti
 
 
 def build_query(
-    schema: tantivy.Schema, *, words: Sequence[str], filters: SearchFilters
+    schema: tantivy.Schema,
+    *,
+    words: Sequence[str],
+    filters: SearchFilters,
+    prefix_last_word: bool = True,
 ) -> tantivy.Query:
-    """Every word must match (as Meilisearch does); the owner filter is part of the query."""
+    """Every word must match (as Meilisearch does); the owner filter is part of the query.
+
+    ``prefix_last_word`` is search-as-you-type; the flag ``search.prefix-last-word`` can turn
+    it off (a kill switch should prefix queries ever misbehave or cost too much).
+    """
     if not words:
         return tantivy.Query.empty_query()
-    last = len(words) - 1
+    last = len(words) - 1 if prefix_last_word else -1
     matches = [word_query(schema, word, as_prefix=i == last) for i, word in enumerate(words)]
     clauses = [(tantivy.Occur.Must, q) for q in (*filter_queries(schema, filters), *matches)]
     return tantivy.Query.boolean_query(clauses)

@@ -14,6 +14,7 @@ from services.search.app.invalidator import CacheInvalidator
 from services.search.app.main import create_app
 from services.search.app.metrics import ProjectionMetrics
 from services.search.app.runtime import SearchRuntime
+from shared.flags import Flags
 from shared.identity import Identity, sign_identity
 
 SECRET = "k" * 8 + "unit-test-signing-key-0123456789"
@@ -31,6 +32,8 @@ def client() -> TestClient:
     app.state.runtime = SearchRuntime(
         settings=settings, metrics=metrics, invalidator=invalidator, writer=writer_thread()
     )
+    # Not started: no file is read, and every flag answers its code default.
+    app.state.flags = Flags(settings.flags_file, poll_ms=500, domain="search-route-tests")
     return TestClient(app)
 
 

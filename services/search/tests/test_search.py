@@ -62,6 +62,17 @@ def test_typos_and_prefixes_match(index: TaskIndex, q: str, expected: str) -> No
     assert expected in ids(index, q)
 
 
+def test_the_prefix_kill_switch_leaves_whole_words_and_typos_only(index: TaskIndex) -> None:
+    def without_prefix(q: str) -> list[str]:
+        params = SearchParams.model_validate({"q": q})
+        page = run_search(index, owner_id="alice", params=params, prefix_last_word=False)
+        return [item["task"]["id"] for item in page["items"]]
+
+    assert without_prefix("quart") == []
+    assert without_prefix("quarterly") == ["report"]
+    assert "groceries" in without_prefix("grocreies")
+
+
 def test_short_words_must_be_exact_and_every_word_must_match(index: TaskIndex) -> None:
     assert ids(index, "cat") == []  # 3 letters: no typo allowed (car ≠ cat)
     assert ids(index, "car") == ["short"]

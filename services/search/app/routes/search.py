@@ -13,12 +13,14 @@ from services.search.app.deps import (
     AppSettings,
     Consistency,
     CurrentIdentity,
+    FlagSet,
     RedisClient,
     Runtime,
 )
 from services.search.app.schemas import SearchPage, SearchParams
 from services.search.app.service import run_search, search_tasks
 from shared.consistency import CONSISTENCY_HEADER, MalformedToken, WrittenVersion
+from shared.flags import evaluation_context
 from shared.identity import Identity
 from shared.problems import problem_responses
 
@@ -51,6 +53,7 @@ async def search(
     settings: AppSettings,
     tokens: Consistency,
     later: BackgroundTasks,
+    flags: FlagSet,
     consistency_token: Annotated[
         str | None, Query(max_length=512, description=CONSISTENCY_DOC)
     ] = None,
@@ -60,6 +63,8 @@ async def search(
 ) -> Response:
     started = time.perf_counter()
     written = own_write(tokens, identity, x_consistency_token or consistency_token)
+    context = evaluation_context(user_id=identity.user_id)
+    prefix = flags.resolve_boolean("search.prefix-last-word", True, context).value
     headers: dict[str, str] = {}
     if written is None:
         page = await search_tasks(
@@ -69,6 +74,7 @@ async def search(
             params=params,
             ttl_seconds=settings.cache_ttl_seconds,
             later=later,
+            prefix_last_word=prefix,
         )
     else:
         fresh = await wait_for_write(
@@ -80,7 +86,9 @@ async def search(
         if not fresh:
             headers[STALE_HEADER] = "true"
         # Past the cache: its invalidation may still be on its way after the commit.
-        page = run_search(runtime.index, owner_id=identity.user_id, params=params)
+        page = run_search(
+            runtime.index, owner_id=identity.user_id, params=params, prefix_last_word=prefix
+        )
     took_ms = round((time.perf_counter() - started) * 1000, 3)
     # Serialised here: the page is already in its public shape (SearchPage documents it),
     # and re-validating up to 100 hits per request would cost more than the search itself.
