@@ -20,6 +20,7 @@ TEST_STACK = {
     "STACK_KAFKA_CONTROLLER_PORT": str(19093 + _OFFSET),
     "STACK_MONGO_PORT": str(27018 + _OFFSET),
     "STACK_REDIS_PORT": str(6380 + _OFFSET),
+    "STACK_OIDC_PORT": str(18070 + _OFFSET),
 }
 
 
@@ -33,6 +34,7 @@ def infra_env() -> dict[str, str]:
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{TEST_STACK['STACK_KAFKA_PORT']}",
         "MONGODB_URL": f"mongodb://127.0.0.1:{TEST_STACK['STACK_MONGO_PORT']}/taskstream",
         "REDIS_URL": f"redis://127.0.0.1:{TEST_STACK['STACK_REDIS_PORT']}/0",
+        "OIDC_PROVIDER_URL": f"http://127.0.0.1:{TEST_STACK['STACK_OIDC_PORT']}",
     }
 
 
