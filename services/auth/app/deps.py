@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.auth.app.config import Settings
-from services.auth.app.errors import NotTheGateway
+from services.auth.app.errors import NotTheGateway, NotWithApiKey
+from services.auth.app.oidc.service import SocialSignIn
 from services.auth.app.service import AuthService
 from shared.identity import CurrentIdentity, GatewayVouched, Identity, client_address
 
@@ -14,6 +15,11 @@ def get_service(request: Request) -> AuthService:
     service: AuthService = request.app.state.auth
     service.require_ready()
     return service
+
+
+def get_social(request: Request) -> SocialSignIn:
+    social: SocialSignIn = request.app.state.social
+    return social
 
 
 def get_settings(request: Request) -> Settings:
@@ -31,9 +37,26 @@ def require_gateway(identity: CurrentIdentity) -> Identity:
     return identity
 
 
+def require_session(identity: CurrentIdentity) -> Identity:
+    """A user signed in with a session: how the account signs in is not an API key's business."""
+    if identity.via != "jwt":
+        raise NotWithApiKey("Sign in to change how this account signs in.")
+    return identity
+
+
 Service = Annotated[AuthService, Depends(get_service)]
+Social = Annotated[SocialSignIn, Depends(get_social)]
+SignedIn = Annotated[Identity, Depends(require_session)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 ClientAddress = Annotated[str, Depends(get_client_address)]
 GatewayCaller = Annotated[Identity, Depends(require_gateway)]
 
-__all__ = ["AppSettings", "ClientAddress", "CurrentIdentity", "GatewayCaller", "Service"]
+__all__ = [
+    "AppSettings",
+    "ClientAddress",
+    "CurrentIdentity",
+    "GatewayCaller",
+    "Service",
+    "SignedIn",
+    "Social",
+]
