@@ -27,6 +27,7 @@ from tests.integration.harness import LOG_DIR, System, free_port
 from tests.integration.secrets_registry import RETIRED_PROCESSES, remember
 
 CALLBACK = "/api/v1/auth/oidc/{provider}/callback"
+RECENT_SIGN_IN_SECONDS = 15
 
 
 def provider_url() -> str:
@@ -141,6 +142,8 @@ def start_oidc_system(system: System) -> Iterator[OidcSystem]:
         "AUTH_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
         # Every unknown kid refetches at once, so the rotation test needs no waiting.
         "AUTH_OIDC_JWKS_MIN_REFETCH_SECONDS": "0",
+        # Short enough for one test to outwait, long enough for every flow on a busy machine.
+        "AUTH_RECENT_SIGN_IN_SECONDS": str(RECENT_SIGN_IN_SECONDS),
     }
     auth = ServiceProcess("auth", free_port(), auth_env, LOG_DIR)
     gateway_env = {**system.env, **system.gateway_env(), "GATEWAY_AUTH_URLS": auth.url}

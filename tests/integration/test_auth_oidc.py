@@ -4,6 +4,7 @@ Every flow is driven over HTTP as a browser would: authorize at the gateway, the
 login form filled in and posted, the provider's redirect followed back to the callback.
 """
 
+import asyncio
 import secrets
 import time
 import uuid
@@ -20,6 +21,7 @@ from pymongo import AsyncMongoClient
 from tests.integration.harness import System
 from tests.integration.helpers import login, new_password, register
 from tests.integration.oidc_support import (
+    RECENT_SIGN_IN_SECONDS,
     Browser,
     OidcSystem,
     provider_url,
@@ -309,6 +311,25 @@ async def test_linking_needs_a_signed_in_session(browser: Browser) -> None:
     response = await browser.http.post(f"{browser.oidc.url}{OIDC}/google/link")
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_linking_or_a_first_password_needs_a_recent_sign_in(
+    browser: Browser, oidc: OidcSystem
+) -> None:
+    """A stolen access token must not add a way into the account once its session is old."""
+    subject, email = person()
+    await browser.sign_in("google", subject=subject, email=email, email_verified=True)
+    await asyncio.sleep(RECENT_SIGN_IN_SECONDS + 1)
+    token = await browser.access_token()  # a fresh token of the same, now old, session
+
+    linking = await browser.http.post(f"{oidc.url}{OIDC}/github/link", headers=bearer(token))
+    assert linking.status_code == 403, linking.text
+    assert "Sign in again" in linking.json()["detail"]
+    await set_password(browser, token, {"new_password": new_password()}, expect=403)
+
+    await browser.sign_in("google", subject=subject, email=email, email_verified=True)
+    fresh = await browser.access_token()
+    await set_password(browser, fresh, {"new_password": new_password()}, expect=204)
 
 
 async def test_the_last_way_to_sign_in_cannot_be_unlinked_until_a_password_is_set(
