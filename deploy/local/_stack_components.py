@@ -1,6 +1,7 @@
-"""The three servers of the local stack: how each is installed, configured, run and probed."""
+"""The servers of the local stack: how each is installed, configured, run and probed."""
 
 import base64
+import json
 import subprocess
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -10,16 +11,23 @@ from pathlib import Path
 
 from deploy.local._stack_config import StackConfig
 from deploy.local._stack_install import (
+    OIDC_PROVIDER_MAIN,
     StackError,
     ferretdb_argv,
     install_ferretdb,
     install_kafka,
+    install_oidc_provider,
     install_redis,
     require,
     say,
 )
 from deploy.local._stack_network import in_namespace
-from deploy.local._stack_probes import probe_kafka, probe_mongo, probe_redis
+from deploy.local._stack_probes import (
+    probe_kafka,
+    probe_mongo,
+    probe_oidc_provider,
+    probe_redis,
+)
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,34 @@ def _redis_argv(config: StackConfig, binary: Path) -> list[str]:
     return [str(binary), str(conf)]
 
 
+OIDC_JVM_OPTIONS = (
+    "-Xms32m",
+    "-Xmx192m",
+    # A small, mostly idle server: one GC thread and the quick JIT start it in ~2 s less.
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+)
+# interactiveLogin: the authorize endpoint answers with an HTML form (username, extra claims
+# as JSON) that tests post like a browser; without it the provider signs anyone in at once.
+OIDC_PROVIDER_CONFIG = {"interactiveLogin": True}
+
+
+def _oidc_provider_argv(config: StackConfig, home: Path) -> list[str]:
+    config.home("oidc").mkdir(parents=True, exist_ok=True)
+    java = require("java", "a JDK 17+ (apt-get install openjdk-17-jdk-headless)")
+    # The server reads its port and settings from the environment only; `env` sets them and
+    # execs java, so the pidfile still names the JVM.
+    settings = [
+        f"SERVER_PORT={config.oidc_port}",
+        f"JSON_CONFIG={json.dumps(OIDC_PROVIDER_CONFIG)}",
+    ]
+    classpath = ["-cp", f"{home / 'libs'}/*"]
+    env = require("env", "coreutils")
+    return [env, *settings, java, *OIDC_JVM_OPTIONS, *classpath, OIDC_PROVIDER_MAIN]
+
+
 COMPONENTS = {
     component.name: component
     for component in (
@@ -194,6 +230,14 @@ COMPONENTS = {
             argv=_redis_argv,
             probe=lambda config: probe_redis(config.redis_url),
             ready_timeout=30,
+            stop_timeout=10,
+        ),
+        Component(
+            name="oidc",
+            install=install_oidc_provider,
+            argv=_oidc_provider_argv,
+            probe=lambda config: probe_oidc_provider(config.oidc_url),
+            ready_timeout=60,
             stop_timeout=10,
         ),
     )

@@ -36,6 +36,7 @@ class StackConfig:
     kafka_controller_port: int
     mongo_port: int
     redis_port: int
+    oidc_port: int
     # One broker on 127.0.0.1, or a cluster with each broker in its own network namespace.
     kafka_brokers: int = 1
 
@@ -48,6 +49,7 @@ class StackConfig:
             kafka_controller_port=int(env.get("STACK_KAFKA_CONTROLLER_PORT", "9093")),
             mongo_port=int(env.get("STACK_MONGO_PORT", "27017")),
             redis_port=int(env.get("STACK_REDIS_PORT", "6379")),
+            oidc_port=int(env.get("STACK_OIDC_PORT", "8070")),
             kafka_brokers=_kafka_brokers(env),
         )
 
@@ -71,6 +73,7 @@ class StackConfig:
         return {
             "mongo": (self.mongo_port,),
             "redis": (self.redis_port,),
+            "oidc": (self.oidc_port,),
         }[component]
 
     @property
@@ -127,12 +130,18 @@ class StackConfig:
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
+    @property
+    def oidc_url(self) -> str:
+        """The local OpenID provider's base URL; each path under it is an issuer."""
+        return f"http://127.0.0.1:{self.oidc_port}"
+
     def client_env(self) -> dict[str, str]:
         """The settings every service reads to find this stack."""
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "MONGODB_URL": self.mongo_url,
             "REDIS_URL": self.redis_url,
+            "OIDC_PROVIDER_URL": self.oidc_url,
         }
         if self.kafka_cluster:
             env["TASKS_TOPIC_REPLICATION_FACTOR"] = str(self.kafka_replication_factor)

@@ -32,6 +32,11 @@ FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 # The patch's hash names the build, so another build is never reused.
 FERRETDB_PATCH = Path(__file__).with_name("ferretdb") / "sqlite-pushdown.patch"
 KAFKA_POM = Path(__file__).with_name("kafka") / "pom.xml"
+# NAV's mock-oauth2-server: a real OpenID provider (discovery, JWKS, PKCE, a login form) for
+# the dev and test stacks; every path is its own issuer, so one process plays several providers.
+OIDC_PROVIDER_VERSION = "6.0.2"
+OIDC_PROVIDER_POM = Path(__file__).with_name("oidc") / "pom.xml"
+OIDC_PROVIDER_MAIN = "no.nav.security.mock.oauth2.StandaloneMockOAuth2ServerKt"
 
 
 class StackError(Exception):
@@ -96,29 +101,52 @@ def install_kafka(cache: Path) -> Path:
     )
 
 
-def _resolve_kafka_jars(cache: Path, out: Path) -> None:
-    java = require("java", "a JDK 17+ (apt-get install openjdk-17-jdk-headless)")
+def _copy_maven_dependencies(cache: Path, out: Path, *, pom: Path, version: str) -> Path:
+    """Resolve a POM's runtime jars into ``out/libs``; ``version`` fills its ``<dir>.version``."""
     mvn = require("mvn", "Maven (apt-get install maven)")
-    pom = out / "pom.xml"
-    shutil.copyfile(KAFKA_POM, pom)  # Maven runs in the scratch dir, never in the clone
+    scratch_pom = out / "pom.xml"
+    shutil.copyfile(pom, scratch_pom)  # Maven runs in the scratch dir, never in the clone
     mvn_args = [
         f"-Dmaven.repo.local={cache / 'm2'}",
-        f"-Dkafka.version={KAFKA_VERSION}",
+        f"-D{pom.parent.name}.version={version}",
         f"-DoutputDirectory={out / 'libs'}",
     ]
     log = out / "build.log"
     run_step(
-        [mvn, "-B", "-q", "-f", str(pom), *mvn_args, "dependency:copy-dependencies"],
+        [mvn, "-B", "-q", "-f", str(scratch_pom), *mvn_args, "dependency:copy-dependencies"],
         log=log,
         cwd=out,
     )
-    pom.unlink()
+    scratch_pom.unlink()
+    return log
+
+
+def _resolve_kafka_jars(cache: Path, out: Path) -> None:
+    java = require("java", "a JDK 17+ (apt-get install openjdk-17-jdk-headless)")
+    log = _copy_maven_dependencies(cache, out, pom=KAFKA_POM, version=KAFKA_VERSION)
     say("    checking the classpath loads Kafka and its log4j binding")
     run_step(
         [java, "-cp", f"{out / 'libs'}/*", "kafka.tools.StorageTool", "random-uuid"],
         log=log,
         cwd=out,
     )
+
+
+def install_oidc_provider(cache: Path) -> Path:
+    digest = hashlib.sha256(OIDC_PROVIDER_POM.read_bytes()).hexdigest()[:8]
+    return build_once(
+        cache / f"mock-oauth2-server-{OIDC_PROVIDER_VERSION}-{digest}",
+        f"==> oidc: resolving mock-oauth2-server {OIDC_PROVIDER_VERSION} jars from Maven Central"
+        " (first run, ~1 min)",
+        partial(_resolve_oidc_provider_jars, cache),
+    )
+
+
+def _resolve_oidc_provider_jars(cache: Path, out: Path) -> None:
+    _copy_maven_dependencies(cache, out, pom=OIDC_PROVIDER_POM, version=OIDC_PROVIDER_VERSION)
+    main_jar = out / "libs" / f"mock-oauth2-server-{OIDC_PROVIDER_VERSION}.jar"
+    if not main_jar.exists():
+        raise StackError(f"Maven resolved no {main_jar.name}; see {out / 'build.log'}")
 
 
 def _go_env(cache: Path) -> dict[str, str]:

@@ -7,12 +7,14 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 
+import httpx
 import redis.asyncio as aioredis
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
 READY_TOPIC = "_stack_ready"
 CHECK_DATABASE = "_stack_check"
+READY_ISSUER = "stack-ready"
 # Kafka's TOPIC_ALREADY_EXISTS: every probe after the first finds the topic there.
 _TOPIC_EXISTS = 36
 
@@ -92,3 +94,15 @@ async def probe_redis(url: str) -> None:
             raise NotReady("PING did not answer PONG")
     finally:
         await client.aclose()
+
+
+async def probe_oidc_provider(base_url: str) -> None:
+    """Fetch an issuer's discovery document and check it names that issuer and its JWKS."""
+    issuer = f"{base_url}/{READY_ISSUER}"
+    async with httpx.AsyncClient(timeout=5) as client:
+        response = await client.get(f"{issuer}/.well-known/openid-configuration")
+        response.raise_for_status()
+        document = response.json()
+        if document.get("issuer") != issuer:
+            raise NotReady(f"discovery names issuer {document.get('issuer')!r}")
+        (await client.get(document["jwks_uri"])).raise_for_status()

@@ -1,12 +1,15 @@
 """``make run``: the local stack, then every service and its replicas, in the foreground.
 
-Order: ``stack.py up`` (Kafka, FerretDB, Redis), secrets from ``.local/secrets.env`` (made once),
-the first replica of each backend (it creates shared state such as auth's signing keys once),
-the other replicas, then the gateway with every replica's URL. Ctrl-C or SIGTERM stops the
-services, then whatever ``stack.py up`` started. Environment variables the user sets win over
-every default here, so ``LOG_LEVEL=DEBUG make run`` or another ``MONGODB_URL`` just work.
+Order: ``stack.py up`` (Kafka, FerretDB, Redis, the OpenID provider), secrets from
+``.local/secrets.env`` (made once), the first replica of each backend (it creates shared state
+such as auth's signing keys once), the other replicas, then the gateway with every replica's
+URL; auth signs in with two providers ("Google", "GitHub") on the stack's OpenID provider.
+Ctrl-C or SIGTERM stops the services, then whatever ``stack.py up`` started. Environment
+variables the user sets win over every default here, so ``LOG_LEVEL=DEBUG make run`` or
+another ``MONGODB_URL`` just work.
 """
 
+import json
 import os
 import secrets
 import shlex
@@ -32,6 +35,9 @@ REPLICA_PORT_STEP = 10
 CANARY_PORT_OFFSET = 5  # canary replica n of tasks: 8007 + 10 n
 MAX_REPLICAS = 9
 READY_TIMEOUT_SECONDS = 120.0
+# The social sign-in providers `make run` plays on the stack's mock-oauth2-server, where every
+# path is an issuer of its own: (id, display name).
+LOCAL_OIDC_PROVIDERS = (("google", "Google"), ("github", "GitHub"))
 
 
 def stack(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
@@ -86,6 +92,30 @@ def replica_port(env: Mapping[str, str], name: str, replica: int) -> int:
     return base + REPLICA_PORT_STEP * replica
 
 
+def local_oidc_settings(
+    environ: Mapping[str, str], stack_settings: Mapping[str, str]
+) -> dict[str, str]:
+    """Social sign-in against the stack's own OpenID provider, if the stack has one."""
+    provider_url = stack_settings.get("OIDC_PROVIDER_URL")
+    if not provider_url:
+        return {}
+    providers = [
+        {
+            "id": provider_id,
+            "name": name,
+            "issuer": f"{provider_url}/{provider_id}",
+            "client_id": f"taskstream-{provider_id}",
+            # The local provider accepts any client secret; a real one comes from the user.
+            "client_secret": secrets.token_urlsafe(24),
+        }
+        for provider_id, name in LOCAL_OIDC_PROVIDERS
+    ]
+    return {
+        "AUTH_OIDC_PROVIDERS": json.dumps(providers),
+        "AUTH_PUBLIC_URL": f"http://127.0.0.1:{replica_port(environ, 'gateway', 0)}",
+    }
+
+
 def base_env(
     environ: Mapping[str, str],
     *,
@@ -96,6 +126,7 @@ def base_env(
     defaults = {
         "AUTH_KEYS_DIR": str(RUN_DIR / "auth-keys"),
         "AUTH_COOKIE_SECURE": "false",  # plain http on localhost; production keeps Secure
+        **local_oidc_settings(environ, stack_settings),
     }
     return {**defaults, **stack_settings, **secret_values, **environ}
 
@@ -214,7 +245,9 @@ def run() -> int:
         signal.signal(signum, signal.default_int_handler)
     processes: list[ServiceProcess] = []
     try:
-        print("==> infrastructure: stack.py up (Kafka, FerretDB, Redis)", flush=True)
+        print(
+            "==> infrastructure: stack.py up (Kafka, FerretDB, Redis, OpenID provider)", flush=True
+        )
         if stack("up", env=os.environ).returncode != 0:
             print("!! the local stack did not start; see the messages above", file=sys.stderr)
             return 1

@@ -1,13 +1,15 @@
-"""Taskstream's local infrastructure without Docker: real Kafka (KRaft), FerretDB and Redis.
+"""Taskstream's local infrastructure without Docker: real Kafka (KRaft), FerretDB, Redis and
+an OpenID provider.
 
     stack.py install | install-tools | install-tantivy
              | up [component ...] | down [--started-only] [component ...] | status | env
 
-Components are kafka, mongo (FerretDB) and redis; naming none means all three. Builds are
+Components are kafka, mongo (FerretDB), redis and oidc (mock-oauth2-server, the provider that
+social sign-in is developed and tested against); naming none means all four. Builds are
 cached per machine in ${XDG_CACHE_HOME:-~/.cache}/taskstream; data, logs and pidfiles live in
 $STACK_DIR (default .local/stack). Ports come from STACK_KAFKA_PORT (9092),
-STACK_KAFKA_CONTROLLER_PORT (9093), STACK_MONGO_PORT (27017) and STACK_REDIS_PORT (6379), so
-several stacks can run side by side.
+STACK_KAFKA_CONTROLLER_PORT (9093), STACK_MONGO_PORT (27017), STACK_REDIS_PORT (6379) and
+STACK_OIDC_PORT (8070), so several stacks can run side by side.
 
 KAFKA_BROKERS=3 runs a Kafka cluster instead: components kafka-1..kafka-3 (``kafka`` names
 them all), each in its own network namespace on the same ports (root only), and

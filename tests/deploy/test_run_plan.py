@@ -1,5 +1,6 @@
 """``make run``'s plan: ports, replicas, per-replica state, secrets and who wins on settings."""
 
+import json
 import stat
 import subprocess
 import sys
@@ -149,3 +150,19 @@ def test_dead_services_are_reported_with_their_logs_and_a_dead_gateway_ends_the_
     out = capsys.readouterr().out
     assert f"search:8013 exited (3); see {search.log_path}" in out
     assert f"gateway:8000 exited (1); see {gateway.log_path}" in out
+
+
+def test_make_run_signs_in_with_two_providers_on_the_local_provider() -> None:
+    env = run.base_env(
+        {"GATEWAY_PORT": "8100"},
+        stack_settings={"OIDC_PROVIDER_URL": "http://127.0.0.1:8070"},
+        secret_values={},
+    )
+
+    providers = json.loads(env["AUTH_OIDC_PROVIDERS"])
+    assert [(p["id"], p["name"], p["issuer"]) for p in providers] == [
+        ("google", "Google", "http://127.0.0.1:8070/google"),
+        ("github", "GitHub", "http://127.0.0.1:8070/github"),
+    ]
+    assert all(p["client_id"] and len(p["client_secret"]) >= 24 for p in providers)
+    assert env["AUTH_PUBLIC_URL"] == "http://127.0.0.1:8100"

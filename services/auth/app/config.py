@@ -2,10 +2,12 @@
 
 import os
 from pathlib import Path
+from typing import Annotated, Self
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.auth.app.oidc.settings import OidcProvider, check_web_origin_url, unique_ids
 from shared.settings import ServiceSettings
 
 # OWASP's minimum for argon2id: 19 MiB of memory, 2 passes, 1 lane.
@@ -41,3 +43,27 @@ class Settings(ServiceSettings):
     hashing_threads: int = Field(default_factory=lambda: min(os.cpu_count() or 2, 4), ge=1, le=64)
     cleanup_interval_seconds: float = Field(default=300, gt=0)
     api_key_max_per_user: int = Field(default=100, ge=1)
+    # Linking a provider, or giving a provider-only account a password, needs a session
+    # signed in this recently: a stolen access token must not open a second way in.
+    recent_sign_in_seconds: int = Field(default=600, ge=1)
+    # Social sign-in (docs: services/auth/README.md). AUTH_OIDC_PROVIDERS is a JSON list.
+    oidc_providers: Annotated[list[OidcProvider], AfterValidator(unique_ids)] = []
+    # Where browsers reach the gateway (scheme, host, port): the providers redirect to
+    # <public_url>/api/v1/auth/oidc/<id>/callback, which must be registered with each of them.
+    public_url: str | None = None
+    oidc_flow_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    oidc_discovery_ttl_seconds: float = Field(default=3600, gt=0)
+    oidc_jwks_min_refetch_seconds: float = Field(default=30, ge=0)
+    oidc_http_timeout_seconds: float = Field(default=5, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _providers_need_a_public_url(self) -> Self:
+        if self.oidc_providers:
+            if self.public_url is None:
+                raise ValueError("AUTH_PUBLIC_URL is required when AUTH_OIDC_PROVIDERS is set")
+            check_web_origin_url(self.public_url, name="AUTH_PUBLIC_URL")
+        return self
+
+    def oidc_redirect_uri(self, provider_id: str) -> str:
+        base = (self.public_url or "").rstrip("/")
+        return f"{base}/api/v1/auth/oidc/{provider_id}/callback"

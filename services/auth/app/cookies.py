@@ -41,3 +41,21 @@ def clear_session_cookies(response: Response, *, secure: bool) -> None:
         REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, secure=secure, httponly=True, samesite="strict"
     )
     response.delete_cookie(CSRF_COOKIE, path=CSRF_COOKIE_PATH, secure=secure, samesite="strict")
+
+
+# Binds a social sign-in flow to the browser that began it. SameSite=Lax, not Strict: the
+# provider sends the browser back with a cross-site top-level GET, which Lax cookies survive.
+OIDC_BROWSER_COOKIE = "oidc_browser"
+OIDC_COOKIE_PATH = "/api/v1/auth/oidc"
+
+
+def set_oidc_browser_cookie(response: Response, *, value: str, secure: bool, max_age: int) -> None:
+    response.set_cookie(
+        OIDC_BROWSER_COOKIE,
+        value,
+        max_age=max_age,
+        path=OIDC_COOKIE_PATH,
+        secure=secure,
+        httponly=True,
+        samesite="lax",
+    )

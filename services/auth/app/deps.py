@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from services.auth.app.config import Settings
 from services.auth.app.errors import ApiKeyNotAllowed, NotTheGateway
+from services.auth.app.oidc.service import SocialSignIn
 from services.auth.app.service import AuthService
 from shared.identity import CurrentIdentity, GatewayVouched, Identity, client_address
 
@@ -14,6 +15,11 @@ def get_service(request: Request) -> AuthService:
     service: AuthService = request.app.state.auth
     service.require_ready()
     return service
+
+
+def get_social(request: Request) -> SocialSignIn:
+    social: SocialSignIn = request.app.state.social
+    return social
 
 
 def get_settings(request: Request) -> Settings:
@@ -32,13 +38,14 @@ def require_gateway(identity: CurrentIdentity) -> Identity:
 
 
 def require_session(identity: CurrentIdentity) -> Identity:
-    """A signed-in user; an API key cannot manage keys or sessions, even its own."""
+    """A signed-in user: an API key cannot manage keys, sessions or how the account signs in."""
     if identity.via == "api_key":
-        raise ApiKeyNotAllowed("API keys cannot manage API keys or sessions; sign in instead.")
+        raise ApiKeyNotAllowed("API keys cannot manage the account; sign in instead.")
     return identity
 
 
 Service = Annotated[AuthService, Depends(get_service)]
+Social = Annotated[SocialSignIn, Depends(get_social)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 ClientAddress = Annotated[str, Depends(get_client_address)]
 GatewayCaller = Annotated[Identity, Depends(require_gateway)]
@@ -51,4 +58,5 @@ __all__ = [
     "GatewayCaller",
     "Service",
     "SessionIdentity",
+    "Social",
 ]

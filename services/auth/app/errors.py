@@ -56,6 +56,38 @@ class NotTheGateway(DomainError):
     """An internal route was called by something other than the gateway."""
 
 
+class UnknownProvider(DomainError):
+    """No social sign-in provider is configured under this id."""
+
+
+class SignInProviderDown(DomainError):
+    """The provider's discovery document or keys could not be fetched."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": "5"}
+
+
+class SocialSignInFailed(DomainError):
+    """A callback that signs nobody in; ``code`` goes to ``/signin?error=``, never a body."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__("Social sign-in failed.")
+        self.code = code
+
+
+class IdentityNotFound(DomainError):
+    """No linked provider identity with this id belongs to the caller."""
+
+
+class LastSignInMethod(DomainError):
+    """Unlinking would leave the account with no way to sign in."""
+
+
+class PasswordConfirmationFailed(DomainError):
+    """Changing a password needs the current one, and it was missing or wrong."""
+
+
 PROBLEM_STATUSES: ProblemMap = {
     InvalidIdentity: 401,
     EmailTaken: 409,
@@ -70,4 +102,10 @@ PROBLEM_STATUSES: ProblemMap = {
     ApiKeyNotAllowed: 403,
     RecentSignInRequired: 403,
     NotTheGateway: 403,
+    UnknownProvider: 404,
+    SignInProviderDown: 503,
+    SocialSignInFailed: 400,
+    IdentityNotFound: 404,
+    LastSignInMethod: 409,
+    PasswordConfirmationFailed: 403,
 }

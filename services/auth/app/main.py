@@ -17,6 +17,8 @@ from services.auth.app.config import Settings
 from services.auth.app.errors import PROBLEM_STATUSES
 from services.auth.app.keys import KeyRing
 from services.auth.app.metrics import AuthMetrics
+from services.auth.app.oidc.service import SocialSignIn
+from services.auth.app.oidc.setup import open_social_sign_in
 from services.auth.app.passwords import PasswordHashing
 from services.auth.app.revocation import Revocations
 from services.auth.app.routes import ROUTERS
@@ -90,10 +92,13 @@ async def delete_expired_periodically(service: AuthService, interval: float) -> 
         await asyncio.sleep(interval)
 
 
-async def ensure_indexes_until_done(service: AuthService, retry_seconds: float = 1.0) -> None:
+async def ensure_indexes_until_done(
+    service: AuthService, social: SocialSignIn, retry_seconds: float = 1.0
+) -> None:
     """Let auth start while MongoDB is down; the indexes are made as soon as it answers."""
     while True:
         try:
+            await social.identities.ensure_indexes()
             await service.ensure_indexes()
         except PyMongoError as exc:
             log.warning("cannot create indexes yet: %s; retrying", type(exc).__name__)
@@ -126,12 +131,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 metrics=app.state.auth_metrics,
             )
             app.state.auth = service
+            app.state.social = await stack.enter_async_context(
+                open_social_sign_in(settings, accounts=service, mongo=mongo, redis=redis)
+            )
             app.state.readiness_checks = {
                 "mongodb": lambda: mongo_ready(service, mongo),
                 "redis": lambda: redis_ping(redis),
             }
             background = (
-                ensure_indexes_until_done(service),
+                ensure_indexes_until_done(service, app.state.social),
                 delete_expired_periodically(service, settings.cleanup_interval_seconds),
             )
             for job in background:

@@ -24,6 +24,13 @@ class AuthMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.social_signins = Counter(
+            "auth_social_signins_total",
+            "Social sign-in callbacks by provider and outcome: signed_in, created, linked, or"
+            " the error code the browser was sent (invalid_state, invalid_token, ...).",
+            ["provider", "outcome"],
+            registry=registry,
+        )
         self.password_hashing = Histogram(
             "auth_password_hashing_seconds",
             "argon2id hashing or verification, waiting for a hashing thread included.",

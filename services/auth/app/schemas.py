@@ -175,3 +175,41 @@ class Jwk(BaseModel):
 
 class Jwks(BaseModel):
     keys: list[Jwk]
+
+
+class ProviderOut(BaseModel):
+    id: str
+    name: str
+
+
+class ProviderList(BaseModel):
+    items: list[ProviderOut]
+
+
+class LinkRequest(Strict):
+    return_to: Annotated[str, StringConstraints(max_length=2048)] | None = Field(
+        default=None, description="A local path to land on afterwards (default /settings/accounts)."
+    )
+
+
+class LinkStarted(BaseModel):
+    authorization_url: str = Field(description="Send the browser here; it returns to the callback.")
+
+
+class IdentityOut(BaseModel):
+    id: str
+    provider: str
+    subject: str
+    email: str | None
+    created_at: datetime
+
+
+class IdentityList(BaseModel):
+    items: list[IdentityOut]
+
+
+class PasswordChange(Strict):
+    new_password: NewPassword
+    current_password: LoginPassword | None = Field(
+        default=None, description="Required when the account already has a password."
+    )

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from services.auth.app.apikeys import ApiKey, ApiKeyStore
@@ -16,6 +16,7 @@ from services.auth.app.errors import (
     InvalidCredentials,
     InvalidRefreshToken,
     LoginThrottled,
+    PasswordConfirmationFailed,
     RecentSignInRequired,
     SessionNotFound,
 )
@@ -127,10 +128,10 @@ class AuthService:
                 await self._slow_down_flood()
             raise InvalidCredentials("Invalid email or password.")
         await self.throttle.succeeded(email=email, address=address)
-        if self.hashing.needs_rehash(user.password_hash):
+        if user.password_hash and self.hashing.needs_rehash(user.password_hash):
             new_hash = await self.hashing.hash(password)
             await self.users.replace_hash(user_id=user.id, password_hash=new_hash)
-        return await self._start_session(user_id=user.id, user_agent=user_agent)
+        return await self.start_session(user_id=user.id, user_agent=user_agent)
 
     async def _slow_down_flood(self) -> None:
         """Many addresses are failing at this account: each failure waits before its answer."""
@@ -138,7 +139,7 @@ class AuthService:
         log.warning("failed login at an account under a distributed guessing attack")
         await asyncio.sleep(self.settings.login_flood_delay_seconds)
 
-    async def _start_session(self, *, user_id: str, user_agent: str | None) -> IssuedTokens:
+    async def start_session(self, *, user_id: str, user_agent: str | None) -> IssuedTokens:
         refresh_token = new_secret()
         session = await self.sessions.create(
             user_id=user_id,
@@ -224,6 +225,35 @@ class AuthService:
         if user is None:
             raise InvalidCredentials("The account no longer exists.")
         return user
+
+    async def require_recent_sign_in(self, identity: Identity) -> None:
+        """The caller's session began within ``recent_sign_in_seconds``."""
+        session = await self.sessions.get(identity.session_id) if identity.session_id else None
+        window = timedelta(seconds=self.settings.recent_sign_in_seconds)
+        if session is None or utcnow() - session.created_at > window:
+            minutes = max(1, self.settings.recent_sign_in_seconds // 60)
+            raise RecentSignInRequired(f"Sign in again (within {minutes} minutes) to do this.")
+
+    async def set_password(
+        self, *, identity: Identity, new_password: str, current_password: str | None
+    ) -> None:
+        """Set or change the password; the caller's other sessions end.
+
+        An account with a password must confirm it. One without (made by a provider) needs a
+        recent sign-in instead, so a stolen access token cannot add a password to it.
+        """
+        user = await self.me(user_id=identity.user_id)
+        if user.password_hash is None:
+            await self.require_recent_sign_in(identity)
+        elif not current_password or not await self.hashing.verify(
+            user.password_hash, current_password
+        ):
+            raise PasswordConfirmationFailed("The current password is missing or wrong.")
+        new_hash = await self.hashing.hash(new_password)
+        await self.users.replace_hash(user_id=user.id, password_hash=new_hash)
+        session_ids = await self.sessions.active_ids(user_id=user.id)
+        others = [sid for sid in session_ids if sid != identity.session_id]
+        await self._revoke_sessions(others, now=utcnow())
 
     async def list_sessions(self, *, user_id: str) -> list[Session]:
         return await self.sessions.list_active(user_id=user_id, now=utcnow())

@@ -31,7 +31,7 @@ class User:
     email: str
     name: str | None
     created_at: datetime
-    password_hash: str
+    password_hash: str | None  # None: the account signs in only through a provider
 
     @classmethod
     def from_document(cls, doc: Document) -> "User":
@@ -40,7 +40,7 @@ class User:
             email=doc["email"],
             name=doc.get("name"),
             created_at=doc["created_at"],
-            password_hash=doc["password_hash"],
+            password_hash=doc.get("password_hash"),
         )
 
 
@@ -50,10 +50,16 @@ class UserStore:
         self.emails: AsyncCollection[Document] = client[database]["user_emails"]
 
     async def create(
-        self, *, email: str, name: str | None, password_hash: str, now: datetime
+        self,
+        *,
+        email: str,
+        name: str | None,
+        password_hash: str | None,
+        now: datetime,
+        user_id: str | None = None,
     ) -> User:
         doc = {
-            "_id": uuid.uuid4().hex,
+            "_id": user_id or uuid.uuid4().hex,
             "email": normalise_email(email),
             "name": name,
             "password_hash": password_hash,

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from services.gateway.app.routing import PUBLIC_PATHS
+from services.gateway.app.routing import is_public
 from shared.problems import problem_responses
 
 log = logging.getLogger("taskstream.gateway.openapi")
@@ -73,7 +73,7 @@ def _rename_colliding_schemas(
 
 
 def _with_gateway_answers(path: str, item: Mapping[str, Any]) -> dict[str, Any]:
-    public = path in PUBLIC_PATHS
+    public = is_public(path)
     result = copy.deepcopy(dict(item))
     for method, operation in result.items():
         if method not in METHODS:

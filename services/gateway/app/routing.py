@@ -9,15 +9,18 @@ PUBLIC_PATHS = frozenset(
         "/api/v1/auth/login",
         "/api/v1/auth/refresh",
         "/api/v1/auth/token",
+        "/api/v1/auth/oidc/providers",
         "/.well-known/jwks.json",
     }
 )
+# Social sign-in steps a browser takes before it has a token: /api/v1/auth/oidc/<id>/<step>.
+PUBLIC_OIDC_STEPS = frozenset({"authorize", "callback"})
 # Path segments that are part of a route; any other segment is an id in the metric label.
 STATIC_SEGMENTS = frozenset(
     {
         "api", "v1", "auth", "tasks", "search", "stats", "register", "login", "refresh",
         "token", "logout", "logout-all", "me", "sessions", "api-keys", ".well-known",
-        "jwks.json", "events", "stream",
+        "jwks.json", "events", "stream", "oidc", "providers", "identities", "password",
     }
 )  # fmt: skip
 
@@ -76,6 +79,19 @@ def route_label(path: str) -> RouteLabel:
     return RouteLabel("/".join(segments))
 
 
+def is_public(path: str) -> bool:
+    """A public route's path, or its OpenAPI template (``/api/v1/auth/oidc/{provider}/...``)."""
+    if path in PUBLIC_PATHS:
+        return True
+    parts = path.split("/")
+    return (
+        len(parts) == 7
+        and parts[:5] == ["", "api", "v1", "auth", "oidc"]
+        and bool(parts[5])
+        and parts[6] in PUBLIC_OIDC_STEPS
+    )
+
+
 def resolve(path: str) -> Target | None:
     """The target of a proxied path, or ``None`` when the gateway itself answers (404).
 
@@ -85,4 +101,4 @@ def resolve(path: str) -> Target | None:
     service = upstream_service(path)
     if service is None or has_dot_segment(path) or path.endswith("/"):
         return None
-    return Target(service, path in PUBLIC_PATHS, route_label(path))
+    return Target(service, is_public(path), route_label(path))

@@ -14,6 +14,7 @@ from services.search.app.invalidator import CacheInvalidator
 from services.search.app.main import create_app
 from services.search.app.metrics import ProjectionMetrics
 from services.search.app.runtime import SearchRuntime
+from shared.consistency import ConsistencyTokens
 from shared.flags import Flags
 from shared.identity import Identity, sign_identity
 
@@ -34,6 +35,7 @@ def client() -> TestClient:
     )
     # Not started: no file is read, and every flag answers its code default.
     app.state.flags = Flags(settings.flags_file, poll_ms=500, domain="search-route-tests")
+    app.state.consistency_tokens = ConsistencyTokens(SECRET)
     return TestClient(app)
 
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.auth.app.routes import account, api_keys, jwks, oauth, sessions
+from services.auth.app.routes import account, api_keys, jwks, oauth, oidc, sessions, sign_in_methods
 
 ROUTERS: list[APIRouter] = [
     account.router,
@@ -12,4 +12,6 @@ ROUTERS: list[APIRouter] = [
     api_keys.router,
     api_keys.internal_router,
     jwks.router,
+    oidc.router,
+    sign_in_methods.router,
 ]

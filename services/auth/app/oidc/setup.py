@@ -1,0 +1,43 @@
+"""Social sign-in's clients, opened and closed with the auth service's lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from redis.asyncio import Redis
+
+from services.auth.app.config import Settings
+from services.auth.app.oidc.flows import PendingFlows
+from services.auth.app.oidc.identities import IdentityStore
+from services.auth.app.oidc.provider import ProviderClient, open_http_client
+from services.auth.app.oidc.service import SocialSignIn
+from services.auth.app.service import AuthService
+from shared.clients import MongoClient
+
+
+@asynccontextmanager
+async def open_social_sign_in(
+    settings: Settings, *, accounts: AuthService, mongo: MongoClient, redis: Redis
+) -> AsyncIterator[SocialSignIn]:
+    async with AsyncExitStack() as stack:
+        clients: dict[str, ProviderClient] = {}
+        for provider in settings.oidc_providers:
+            http = open_http_client(
+                provider,
+                redirect_uri=settings.oidc_redirect_uri(provider.id),
+                timeout_seconds=settings.oidc_http_timeout_seconds,
+            )
+            clients[provider.id] = ProviderClient(
+                provider,
+                http=await stack.enter_async_context(http),
+                discovery_ttl_seconds=settings.oidc_discovery_ttl_seconds,
+                jwks_min_refetch_seconds=settings.oidc_jwks_min_refetch_seconds,
+            )
+        yield SocialSignIn(
+            providers=clients,
+            flows=PendingFlows(redis, ttl_seconds=settings.oidc_flow_ttl_seconds),
+            identities=IdentityStore(mongo, settings.mongodb_database),
+            users=accounts.users,
+            accounts=accounts,
+            redis=redis,
+            metrics=accounts.metrics,
+        )
