@@ -1,5 +1,7 @@
 """Settings of the gateway service (prefix ``GATEWAY_``; shared ones unprefixed)."""
 
+from pathlib import Path
+
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -39,6 +41,9 @@ class Settings(ServiceSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     max_url_bytes: int = Field(default=8192, ge=256)
     max_header_bytes: int = Field(default=16384, ge=1024)
+
+    # The web app's build (``npm run build`` in web/), served at ``/``; see webapp.py.
+    web_dist_dir: Path = Path(__file__).resolve().parents[3] / "web" / "dist"
 
     @field_validator("auth_urls", "tasks_urls", "search_urls", "cors_origins", mode="before")
     @classmethod
