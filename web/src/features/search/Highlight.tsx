@@ -34,7 +34,13 @@ export function parseHighlight(source: string): Segment[] {
   return segments;
 }
 
-export function Highlight({ html, fallback }: { html: string | undefined | null; fallback: string }) {
+export function Highlight({
+  html,
+  fallback,
+}: {
+  html: string | undefined | null;
+  fallback: string;
+}) {
   if (!html) return <>{fallback}</>;
   return (
     <>

@@ -15,13 +15,7 @@ interface Base {
  * Edits send If-Match with the ETag the edit started from. A 412 means someone else saved
  * first: "Reload" starts over from their version, "Overwrite" saves ours over it.
  */
-export function EditTaskDialog({
-  base,
-  onClose,
-}: {
-  base: Base;
-  onClose: () => void;
-}) {
+export function EditTaskDialog({ base, onClose }: { base: Base; onClose: () => void }) {
   const [current, setCurrent] = useState(base);
   const [pending, setPending] = useState<TaskDraft | null>(null);
   const [conflict, setConflict] = useState(false);

@@ -16,10 +16,9 @@ export function Filters({
   onChange: (filters: TaskFilters) => void;
 }) {
   function set<K extends keyof TaskFilters>(key: K, value: TaskFilters[K] | '') {
-    const next = { ...filters };
-    if (value === '' || value === undefined) delete next[key];
-    else next[key] = value;
-    onChange(next);
+    const next = { ...filters, [key]: value === '' ? undefined : value };
+    // Unset filters leave the query key (and the URL) instead of sending empty values.
+    onChange(Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined)));
   }
   return (
     <section aria-label="Filters" className="filters">

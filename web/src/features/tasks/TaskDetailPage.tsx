@@ -49,8 +49,15 @@ export function Component() {
         <dt>Updated</dt>
         <dd>{new Date(task.updated_at).toLocaleString()}</dd>
       </dl>
-      <p className="description">{task.description || <span className="muted">No description.</span>}</p>
-      <button type="button" className="secondary" disabled={offline} onClick={() => setEditing(true)}>
+      <p className="description">
+        {task.description || <span className="muted">No description.</span>}
+      </p>
+      <button
+        type="button"
+        className="secondary"
+        disabled={offline}
+        onClick={() => setEditing(true)}
+      >
         Edit
       </button>
       {editing && <EditTaskDialog base={query.data} onClose={() => setEditing(false)} />}

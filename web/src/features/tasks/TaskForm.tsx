@@ -1,6 +1,13 @@
 import { useState, type FormEvent } from 'react';
 import { ModalClose } from '../../components/Modal';
-import { PRIORITIES, STATUSES, type Task, type TaskDraft, type TaskPriority, type TaskStatus } from './types';
+import {
+  PRIORITIES,
+  STATUSES,
+  type Task,
+  type TaskDraft,
+  type TaskPriority,
+  type TaskStatus,
+} from './types';
 
 export const EMPTY_DRAFT: TaskDraft = {
   title: '',
@@ -17,7 +24,14 @@ export function draftOf(task: Task): TaskDraft {
 }
 
 function parseTags(text: string): string[] {
-  return [...new Set(text.split(',').map((t) => t.trim()).filter(Boolean))];
+  return [
+    ...new Set(
+      text
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
+  ];
 }
 
 /** The task's fields; `key` it by the task (and version) to start from fresh values. */
@@ -54,7 +68,12 @@ export function TaskForm({
       </label>
       <label>
         Description
-        <textarea name="description" defaultValue={initial.description} maxLength={10000} rows={4} />
+        <textarea
+          name="description"
+          defaultValue={initial.description}
+          maxLength={10000}
+          rows={4}
+        />
       </label>
       <label>
         Tags

@@ -18,8 +18,17 @@ interface Props {
 }
 
 /** Only the rows in view (plus a few) are in the DOM; nearing the end loads the next page. */
-export function TaskList({ tasks, hasMore, loadingMore, loadMore, readOnly, onEdit, onDelete }: Props) {
+export function TaskList({
+  tasks,
+  hasMore,
+  loadingMore,
+  loadMore,
+  readOnly,
+  onEdit,
+  onDelete,
+}: Props) {
   const scroller = useRef<HTMLDivElement>(null);
+  // eslint-disable-next-line react-hooks/incompatible-library -- rows re-render on scroll by design
   const virtualizer = useVirtualizer({
     count: tasks.length,
     getScrollElement: () => scroller.current,
@@ -36,11 +45,7 @@ export function TaskList({ tasks, hasMore, loadingMore, loadMore, readOnly, onEd
 
   return (
     <div ref={scroller} className="task-scroller" tabIndex={-1}>
-      <ul
-        aria-label="Tasks"
-        className="task-list"
-        style={{ height: virtualizer.getTotalSize() }}
-      >
+      <ul aria-label="Tasks" className="task-list" style={{ height: virtualizer.getTotalSize() }}>
         {items.map((item) => {
           const task = tasks[item.index];
           if (!task) return null;

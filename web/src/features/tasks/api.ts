@@ -41,8 +41,7 @@ export function useTaskList(filters: TaskFilters) {
 export function useTaskStats() {
   return useQuery({
     queryKey: taskKeys.stats(),
-    queryFn: ({ signal }): Promise<TaskStats> =>
-      unwrap(api.GET('/api/v1/tasks/stats', { signal })),
+    queryFn: ({ signal }): Promise<TaskStats> => unwrap(api.GET('/api/v1/tasks/stats', { signal })),
   });
 }
 

@@ -44,9 +44,7 @@ export function readableMessage(status: number, problem: Problem, retryAfter: nu
     return `Too many requests. Try again in ${wait} second${wait === 1 ? '' : 's'}.`;
   }
   if (problem.errors?.length) {
-    return problem.errors
-      .map((e) => `${fieldName(e.loc)}: ${e.msg}`.replace(/^: /, ''))
-      .join(' ');
+    return problem.errors.map((e) => `${fieldName(e.loc)}: ${e.msg}`.replace(/^: /, '')).join(' ');
   }
   return problem.detail || problem.title || `The request failed (${status}).`;
 }
@@ -76,7 +74,11 @@ export async function errorFromResponse(response: Response, body?: unknown): Pro
       problem = {};
     }
   }
-  return new ApiError(response.status, problem, parseRetryAfter(response.headers.get('Retry-After')));
+  return new ApiError(
+    response.status,
+    problem,
+    parseRetryAfter(response.headers.get('Retry-After')),
+  );
 }
 
 export function errorMessage(error: unknown): string {
