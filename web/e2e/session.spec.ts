@@ -16,14 +16,14 @@ test('two tabs reloading at once both stay signed in', async ({ context, request
     if (r.url().endsWith('/api/v1/auth/refresh')) refreshes.push(r.status());
   });
   // Both tabs need a new access token at the same moment; each refresh rotates the cookie.
-  for (let round = 0; round < 3; round += 1) {
+  for (let round = 0; round < 2; round += 1) {
     await Promise.all([first.reload(), second.reload()]);
     for (const page of [first, second]) {
       await expect(page.getByRole('list', { name: 'Tasks' })).toContainText('Shared task');
       await expect(page).toHaveURL(/\/$/);
     }
   }
-  expect(refreshes.length).toBeGreaterThanOrEqual(6);
+  expect(refreshes.length).toBeGreaterThanOrEqual(4);
   expect(refreshes.every((status) => status === 200)).toBe(true);
 });
 
