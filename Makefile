@@ -101,7 +101,7 @@ web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
 	@touch $@
 
 web: web/dist/index.html
-	@echo "==> web: web/dist is up to date"
+	@echo "==> web: web/dist ready (rebuilt only when a source changed)"
 
 # The API types come from the gateway's merged OpenAPI document, written without a stack.
 web-api: venv web/node_modules/.installed

@@ -21,11 +21,12 @@ from tests.integration.harness import System
 WEB = REPO / "web"
 # Generous: the suite takes about a minute when the machine is not shared.
 TIMEOUT_SECONDS = 420
-SCALE_TASKS = 10_000
+# 10,000 would take FerretDB seconds per page here (the 10,000-row test serves its own pages).
+SCALE_TASKS = 1_000
 
 
 def scale_account(system: System) -> dict[str, str]:
-    """An account holding 10,000 tasks, written straight into its database in one batch.
+    """An account holding ``SCALE_TASKS`` tasks, written straight into its database at once.
 
     Through the API that many writes take minutes here; the scroll test is about the list, so
     the documents are stored the way the tasks service stores them (``derived_fields`` included;
@@ -51,7 +52,11 @@ def scale_account(system: System) -> dict[str, str]:
     mongo: MongoClient[dict[str, Any]]
     with MongoClient(url, document_class=dict) as mongo:
         mongo[url.rsplit("/", 1)[1]]["tasks"].insert_many(docs, ordered=False)
-    return {"E2E_SCALE_EMAIL": email, "E2E_SCALE_PASSWORD": password}
+    return {
+        "E2E_SCALE_EMAIL": email,
+        "E2E_SCALE_PASSWORD": password,
+        "E2E_SCALE_TASKS": str(SCALE_TASKS),
+    }
 
 
 @pytest.mark.timeout(TIMEOUT_SECONDS + 60)

@@ -1,52 +1,18 @@
-import { expect, test, type APIRequestContext } from '@playwright/test';
-import { newAccount, registerByApi, shot, signIn, tokenFor, type Account } from './helpers';
+import { expect, test, type Page } from '@playwright/test';
+import { newAccount, registerByApi, shot, signIn, tokenFor } from './helpers';
 
-const TOTAL = Number(process.env.E2E_SCALE_TASKS ?? 10_000);
-const CONCURRENCY = 24;
 const MAX_ROWS_IN_DOM = 100;
+// page.route sees no request that a service worker answers.
+test.use({ serviceWorkers: 'block' });
 
-/** For runs against a stack without database access (slow: one POST per task). */
-async function fillByApi(request: APIRequestContext, account: Account) {
-  await registerByApi(request, account);
-  const token = await tokenFor(request, account);
-  let next = 0;
-  const worker = async () => {
-    while (next < TOTAL) {
-      const n = (next += 1);
-      const response = await request.post('/api/v1/tasks', {
-        headers: { Authorization: `Bearer ${token}` },
-        data: {
-          title: `Bulk task ${String(n).padStart(5, '0')}`,
-          description: '',
-          status: 'todo',
-          priority: 'medium',
-        },
-      });
-      expect(response.status()).toBe(201);
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-}
-
-test(`${TOTAL} tasks scroll with a bounded DOM`, async ({ page, request }) => {
-  test.setTimeout(180_000);
-  // tests/integration/test_web.py stores the tasks straight into the database (quick).
-  const given = process.env.E2E_SCALE_EMAIL;
-  const account = given
-    ? { email: given, password: process.env.E2E_SCALE_PASSWORD ?? '', name: 'scale' }
-    : newAccount('scale');
-  if (!given) await fillByApi(request, account);
-
-  await signIn(page, account);
-  const list = page.getByRole('list', { name: 'Tasks' });
-  await expect(list.getByRole('listitem').first()).toBeVisible();
-  await expect(page.getByRole('region', { name: 'Summary' })).toContainText(`Total${TOTAL}`);
+/** Scrolls the task list to its end; returns the most rows the DOM ever held at once. */
+async function scrollToEnd(page: Page, total: number): Promise<number> {
   const scroller = page.locator('.task-scroller');
   let maxRows = 0;
   let lastPosition = 0;
-  for (let step = 0; step < 600; step += 1) {
+  for (let step = 0; step < 2_000 && lastPosition !== total; step += 1) {
     const state = await scroller.evaluate((el) => {
-      el.scrollBy(0, el.clientHeight * 3);
+      el.scrollBy(0, el.clientHeight * 8);
       const items = el.querySelectorAll('li');
       return {
         rows: items.length,
@@ -56,13 +22,68 @@ test(`${TOTAL} tasks scroll with a bounded DOM`, async ({ page, request }) => {
     });
     maxRows = Math.max(maxRows, state.rows);
     lastPosition = state.last;
-    if (state.bottom && lastPosition === TOTAL) break;
-    await page.waitForTimeout(state.bottom ? 100 : 10);
+    await page.waitForTimeout(state.bottom ? 50 : 5);
   }
-  await shot(page, 'tasks-10k-bottom');
   // Every page was loaded by scrolling alone, and the list knows it has reached the end.
-  expect(lastPosition).toBe(TOTAL);
-  await expect(list.getByRole('listitem').last()).toHaveAttribute('aria-setsize', String(TOTAL));
+  expect(lastPosition).toBe(total);
+  const list = page.getByRole('list', { name: 'Tasks' });
+  await expect(list.getByRole('listitem').last()).toHaveAttribute('aria-setsize', String(total));
+  return maxRows;
+}
+
+test('tasks stored in the real stack scroll to the end with a bounded DOM', async ({ page }) => {
+  // tests/integration/test_web.py stores them straight into the tasks collection.
+  const email = process.env.E2E_SCALE_EMAIL;
+  test.skip(!email, 'needs E2E_SCALE_EMAIL (set by tests/integration/test_web.py)');
+  const total = Number(process.env.E2E_SCALE_TASKS);
+  await signIn(page, {
+    email: email ?? '',
+    password: process.env.E2E_SCALE_PASSWORD ?? '',
+    name: '',
+  });
+  await expect(page.getByRole('region', { name: 'Summary' })).toContainText(`Total${total}`);
+  const maxRows = await scrollToEnd(page, total);
+  expect(maxRows).toBeGreaterThan(5);
+  expect(maxRows).toBeLessThanOrEqual(MAX_ROWS_IN_DOM);
+});
+
+test('10,000 tasks scroll with a bounded DOM', async ({ page, request }) => {
+  test.setTimeout(120_000);
+  // The list pages come from this test, in the API's keyset shape: on the shared test machine
+  // FerretDB takes seconds per page at 10,000 tasks, which would measure the database, not the
+  // list. Sign-in, summary and everything else are the real stack.
+  const TOTAL = 10_000;
+  const account = newAccount('scale10k');
+  await registerByApi(request, account);
+  await tokenFor(request, account);
+  await page.route('**/api/v1/tasks?**', async (route) => {
+    const url = new URL(route.request().url());
+    const limit = Number(url.searchParams.get('limit') ?? 20);
+    const start = Number(url.searchParams.get('cursor') ?? 0);
+    const end = Math.min(start + limit, TOTAL);
+    const items = Array.from({ length: end - start }, (_, i) => {
+      const n = TOTAL - (start + i);
+      const at = new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString();
+      return {
+        id: `task-${n}`,
+        title: `Bulk task ${String(n).padStart(5, '0')}`,
+        description: '',
+        status: 'todo',
+        priority: 'medium',
+        tags: [],
+        due_date: null,
+        created_at: at,
+        updated_at: at,
+        version: 1,
+      };
+    });
+    await route.fulfill({ json: { items, next_cursor: end < TOTAL ? String(end) : null } });
+  });
+  await signIn(page, account);
+  await expect(page.getByRole('list', { name: 'Tasks' })).toContainText('Bulk task 10000');
+  const maxRows = await scrollToEnd(page, TOTAL);
+  await shot(page, 'tasks-10k-bottom');
+  await expect(page.getByRole('list', { name: 'Tasks' })).toContainText('Bulk task 00001');
   expect(maxRows).toBeGreaterThan(5);
   expect(maxRows).toBeLessThanOrEqual(MAX_ROWS_IN_DOM);
 });

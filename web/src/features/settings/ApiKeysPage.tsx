@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ErrorMessage } from '../../components/ErrorMessage';
-import { Modal } from '../../components/Modal';
+import { Modal, ModalClose } from '../../components/Modal';
 import { useApiKeys, useCreateApiKey, useRevokeApiKey, type ApiKeyCreated } from './api';
 
 const SCOPES = ['tasks:read', 'tasks:write', 'search:read'] as const;
@@ -73,6 +73,7 @@ function CreatedKey({ created }: { created: ApiKeyCreated }) {
       >
         {copied ? 'Copied' : 'Copy'}
       </button>
+      <ModalClose className="primary">Done</ModalClose>
     </div>
   );
 }
