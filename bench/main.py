@@ -23,6 +23,7 @@ from bench import (
     stream_bench,
     system,
     tasks_bench,
+    web_bench,
 )
 from bench.client import FULL, SMOKE, Bench, Sizes, register, warm_up
 from bench.http_client import open_http
@@ -40,6 +41,7 @@ Benchmark = Callable[[Bench], Awaitable[dict[str, object]]]
 BENCHMARKS: dict[str, Benchmark] = {
     "gateway": gateway_bench.run,
     "auth": auth_bench.run,
+    "web": web_bench.run,
     "search": search_bench.run,
     "tasks": tasks_bench.run,
     "stream": stream_bench.run,
@@ -154,7 +156,9 @@ def main(argv: list[str]) -> int:
         "--profile", action="store_true", help="profile missed goals, even in --smoke"
     )
     parser.add_argument(
-        "--test-stack", action="store_true", help="use the test stack (ports 19092/27018/6380 + TEST_STACK_PORT_OFFSET)"
+        "--test-stack",
+        action="store_true",
+        help="use the test stack (ports 19092/27018/6380 + TEST_STACK_PORT_OFFSET)",
     )
     args = parser.parse_args(argv)
     if args.test_stack:

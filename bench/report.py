@@ -49,6 +49,14 @@ GOALS = (
     Goal("index_events_per_s", 5000, at_least=True, issue=6),
     Goal("search_p99_ms", 10, at_least=False, issue=6),
     Goal("search_gateway_p99_ms", 20, at_least=False, issue=6),
+    Goal("web_lighthouse_performance", 95, at_least=True, issue=20),
+    Goal("web_lighthouse_accessibility", 100, at_least=True, issue=20),
+    Goal("web_lighthouse_best_practices", 95, at_least=True, issue=20),
+    Goal("web_lighthouse_performance_signin", 95, at_least=True, issue=20),
+    Goal("web_lighthouse_accessibility_signin", 100, at_least=True, issue=20),
+    Goal("web_lighthouse_best_practices_signin", 95, at_least=True, issue=20),
+    Goal("web_initial_js_gzip_kb", 90, at_least=False, issue=20),
+    Goal("web_scroll_frame_p95_ms", 16.7, at_least=False, issue=20),
 )
 
 
