@@ -20,6 +20,14 @@ RUN python3 -m venv /opt/pip \
     && bash prepare-source.sh tantivy-0.27.0 \
     && /opt/pip/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels ./tantivy-0.27.0
 
+# --- web: the browser app built once; only its dist/ reaches the runtime image ---
+FROM node:20.20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY web/ ./
+RUN npm run build
+
 # --- build: dependencies into a self-contained virtualenv, sources byte-compiled ---
 FROM python:3.11-slim-bookworm AS build
 
@@ -64,6 +72,8 @@ RUN groupadd --system --gid 10001 taskstream \
 # Code stays owned by root: the service user can read it but not change it.
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
+# The gateway serves it (GATEWAY_WEB_DIST_DIR defaults to /app/web/dist).
+COPY --from=web /web/dist /app/web/dist
 
 USER 10001:10001
 WORKDIR /app

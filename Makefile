@@ -5,8 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK := $(PY) deploy/local/stack.py
 export PIP_CACHE_DIR := $(CACHE_DIR)/pip
+export npm_config_cache := $(CACHE_DIR)/npm
 
-.PHONY: venv infra run test test-unit lint fmt bench soak test-kafka-cluster down status
+.PHONY: venv infra run test test-unit lint fmt bench soak test-kafka-cluster down status web web-api web-lint web-test chromium
 
 venv: $(VENV)/.installed
 
@@ -21,10 +22,14 @@ $(VENV)/.installed: pyproject.toml $(wildcard deploy/local/tantivy/*)
 infra: venv
 	@$(STACK) install
 
-run: venv
+run: venv web
 	@$(PY) deploy/local/run.py
 
-test: venv
+# Vitest first (no network), then the Python suites; tests/integration/test_web.py drives the
+# built app in Debian's chromium through the gateway of the test stack.
+test: venv web chromium
+	@echo "==> web: vitest"
+	@cd web && npx vitest run
 	@$(PY) deploy/local/testrun.py
 
 soak: venv
@@ -42,6 +47,7 @@ lint: venv
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy .
+	@$(MAKE) --no-print-directory web-lint
 	@$(MAKE) --no-print-directory deploy-check
 
 fmt: venv
@@ -92,3 +98,37 @@ deploy-check: venv $(PROMTOOL)
 	done
 	@$(PY) -m pytest tests/deploy -q -p no:cacheprovider
 	@echo "deploy-check: Dockerfile, compose files, Kubernetes overlays and observability config are valid"
+
+# The web app (web/): npm ci when the lock file changed, a Vite build when a source changed;
+# both are skipped (and say so) otherwise. The gateway serves web/dist.
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tsconfig.json web/tsconfig.app.json web/scripts/precompress.mjs
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	@echo "==> web: npm ci (cache $(npm_config_cache))"
+	@cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	@echo "==> web: building the app (tsc, vite, precompress)"
+	@cd web && nice npm run --silent build
+	@touch $@
+
+web: web/dist/index.html
+	@echo "==> web: web/dist ready (rebuilt only when a source changed)"
+
+# The API types come from the gateway's merged OpenAPI document, written without a stack.
+web-api: venv web/node_modules/.installed
+	@$(PY) deploy/local/openapi_doc.py
+	@cd web && npx openapi-typescript openapi.json -o src/lib/api/schema.d.ts
+
+web-lint: venv web/node_modules/.installed
+	@$(PY) deploy/local/openapi_doc.py --check
+	@cd web && npx openapi-typescript openapi.json -o node_modules/.tmp/schema.d.ts >/dev/null 2>&1 \
+		&& cmp -s node_modules/.tmp/schema.d.ts src/lib/api/schema.d.ts \
+		|| { echo "web/src/lib/api/schema.d.ts is stale: run make web-api" >&2; exit 1; }
+	@cd web && npx tsc -b && npx eslint . && npx prettier --check . >/dev/null
+	@echo "web-lint: API types current, tsc, eslint and prettier clean"
+
+chromium: web/node_modules/.installed
+	@web/scripts/check-chromium.sh

@@ -28,6 +28,7 @@ from bench import (
     stream_bench,
     system,
     tasks_bench,
+    web_bench,
 )
 from bench.client import FULL, SMOKE, Bench, Sizes, register, warm_up
 from bench.http_client import open_http
@@ -46,6 +47,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "flags": flags_bench.run,
     "gateway": gateway_bench.run,
     "auth": auth_bench.run,
+    "web": web_bench.run,
     "search": search_bench.run,
     "consistency": consistency_bench.run,
     "live": live_bench.run,

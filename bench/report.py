@@ -63,6 +63,14 @@ GOALS = (
     Goal("list_vs_get_p50_ratio_c1", 2, at_least=False, issue=27),
     Goal("stats_miss_100k_ms", 100, at_least=False, issue=27),
     Goal("flag_eval_p50_us", 50, at_least=False, issue=23),
+    Goal("web_lighthouse_performance", 95, at_least=True, issue=20),
+    Goal("web_lighthouse_accessibility", 100, at_least=True, issue=20),
+    Goal("web_lighthouse_best_practices", 95, at_least=True, issue=20),
+    Goal("web_lighthouse_performance_signin", 95, at_least=True, issue=20),
+    Goal("web_lighthouse_accessibility_signin", 100, at_least=True, issue=20),
+    Goal("web_lighthouse_best_practices_signin", 95, at_least=True, issue=20),
+    Goal("web_initial_js_gzip_kb", 90, at_least=False, issue=20),
+    Goal("web_scroll_frame_p95_ms", 16.7, at_least=False, issue=20),
 )
 
 

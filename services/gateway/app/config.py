@@ -1,5 +1,7 @@
 """Settings of the gateway service (prefix ``GATEWAY_``; shared ones unprefixed)."""
 
+from pathlib import Path
+
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -64,6 +66,9 @@ class Settings(ServiceSettings):
     canary_failed_checks: int = Field(default=3, ge=1)
     canary_window_seconds: float = Field(default=60.0, gt=0)
     canary_analysis_interval_seconds: float = Field(default=2.0, gt=0)
+
+    # The web app's build (``npm run build`` in web/), served at ``/``; see webapp.py.
+    web_dist_dir: Path = Path(__file__).resolve().parents[3] / "web" / "dist"
 
     @field_validator(
         "auth_urls", "tasks_urls", "search_urls", "cors_origins", "trusted_proxies", mode="before"

@@ -46,6 +46,7 @@ from services.gateway.app.routes import ROUTERS
 from services.gateway.app.routes.docs import ASSETS
 from services.gateway.app.service import ApiKeyCache, Gatekeeper
 from services.gateway.app.tokens import JwksCache, TokenVerifier
+from services.gateway.app.webapp import WebAppMiddleware
 from shared.app import build_service_app
 from shared.clients import open_redis, redis_ping
 from shared.flags import open_flags
@@ -206,6 +207,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
     # Right inside the request-context middleware, so proxied requests get ids and metrics too.
     app.user_middleware[1:1] = edge_middleware(settings, holder)
+    # Innermost: what the proxy did not take and is no gateway route is the web app's.
+    app.user_middleware.append(Middleware(WebAppMiddleware, dist=settings.web_dist_dir))
     return app
 
 
