@@ -13,9 +13,14 @@ function NewKeyForm({ onCreated }: { onCreated: (key: ApiKeyCreated) => void }) 
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const days = Number(form.get('expires_in_days'));
-    // The scopes the contract names are sent once the auth API accepts them (its ApiKeyCreate
-    // has no `scopes` yet, and it refuses unknown fields).
-    const body = { name: String(form.get('name')).trim(), expires_in_days: days };
+    const password = String(form.get('password') ?? '');
+    const body = {
+      name: String(form.get('name')).trim(),
+      expires_in_days: days,
+      scopes: SCOPES.filter((scope) => scopes.includes(scope)),
+      // Needed only when the sign-in is more than 10 minutes old (auth answers 403 then).
+      ...(password ? { password } : {}),
+    };
     create.mutate(body, { onSuccess: onCreated });
   }
 
@@ -43,6 +48,10 @@ function NewKeyForm({ onCreated }: { onCreated: (key: ApiKeyCreated) => void }) 
       <label>
         Expires in (days)
         <input name="expires_in_days" type="number" min={1} max={365} defaultValue={90} required />
+      </label>
+      <label>
+        Password (if you signed in more than 10 minutes ago)
+        <input name="password" type="password" autoComplete="current-password" />
       </label>
       <ErrorMessage error={create.error} />
       <button type="submit" className="primary" disabled={create.isPending}>
@@ -106,7 +115,8 @@ export function Component() {
         {keys.data?.items.map((key) => (
           <li key={key.id} className="card-row">
             <div>
-              <strong>{key.name}</strong> <code>{key.prefix}…</code>
+              <strong>{key.name}</strong> <code>{key.prefix}…</code>{' '}
+              <span className="muted small">{key.scopes.join(', ')}</span>
               <p className="muted small">
                 Created {new Date(key.created_at).toLocaleDateString()}
                 {key.expires_at && ` · expires ${new Date(key.expires_at).toLocaleDateString()}`}
