@@ -2,7 +2,8 @@
 
 Production runs the MongoDB branch of each capability (``$in`` read-backs, one
 ``createIndexes`` for all, ``count_documents``); the local stack runs the FerretDB one. Both
-are correct on FerretDB (the MongoDB ones only slower), so both are run here on one data set.
+are correct on FerretDB (the MongoDB ones only slower), so both are run here on one data set,
+except the MongoDB branch's repeated ``createIndexes``, which FerretDB cannot answer.
 """
 
 from collections.abc import AsyncIterator
@@ -71,7 +72,11 @@ async def test_both_branches_answer_alike(
     await database.drop_collection(name)
     store = MongoTaskStore(database[name], capabilities)
     await store.ensure_indexes()
-    await store.ensure_indexes()  # again, as a second replica starting does
+    if not capabilities.create_many_indexes_at_once:
+        # Again, as a second replica starting does. FerretDB drops the connection when one
+        # createIndexes names several existing indexes (why that capability exists), so the
+        # MongoDB branch's second call is left to MongoDB.
+        await store.ensure_indexes()
     docs = [task(n) for n in range(60)]
     for doc in docs:
         await store.insert(doc)

@@ -22,12 +22,28 @@ SSE_DOC = (
     "it; the stream ends when the access token expires or is revoked (reconnect with a fresh one)."
 )
 
+# One event of the stream (OpenAPI 3.1 reads an event stream's `schema` as each event's).
+SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "examples": ["taskstream.task.updated", "reset"]},
+        "id": {"type": "string", "description": "Resume point: send it as `Last-Event-ID`."},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": 'The task at the event\'s version; for a reset, `{"reason": ...}`.',
+        },
+        "retry": {"type": "integer"},
+    },
+}
+
 
 @router.get(
     "/api/v1/events/stream",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        200: {"content": {"text/event-stream": {"schema": SSE_EVENT}}},
         **problem_responses(401, 503),
     },
     summary="Your task events as they happen (SSE)",
