@@ -5393,7 +5393,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description The task at the event's version; for a reset, `{"reason": ...}`. */
+                        data: string;
+                        /**
+                         * @example taskstream.task.updated
+                         * @example reset
+                         */
+                        event: string;
+                        /** @description Resume point: send it as `Last-Event-ID`. */
+                        id?: string;
+                        retry?: number;
+                    };
                 };
             };
             /** @description Unauthorized */
