@@ -2,6 +2,7 @@
 the session is revoked; served by any tasks replica."""
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -149,3 +150,64 @@ async def test_a_stream_without_credentials_is_a_401_problem(api: httpx.AsyncCli
     response = await api.get(STREAM)
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def open_streams_upstream(system: System) -> float:
+    """Streams the tasks replicas hold open, summed (their ``tasks_live_streams_open``)."""
+    total = 0.0
+    async with httpx.AsyncClient(timeout=5) as client:
+        for replica in system.processes["tasks"]:
+            text = (await client.get(f"{replica.url}/metrics")).text
+            match = re.search(r"^tasks_live_streams_open (\S+)$", text, re.MULTILINE)
+            assert match, "tasks exports tasks_live_streams_open"
+            total += float(match.group(1))
+    return total
+
+
+async def test_a_stream_the_client_abandons_is_closed_upstream(
+    system: System, api: httpx.AsyncClient, account: Account
+) -> None:
+    before = await open_streams_upstream(system)
+    async with listening(api, account):
+        await wait_until(system, lambda n: n == before + 1)
+    # The client hung up; the gateway must stop relaying and close the upstream connection
+    # (otherwise the stream lives on upstream until the token expires).
+    await wait_until(system, lambda n: n == before)
+
+
+async def wait_until(system: System, check: Callable[[float], bool]) -> None:
+    async def probe() -> Observation:
+        count = await open_streams_upstream(system)
+        return check(count), f"{count} streams open upstream"
+
+    await eventually(probe, within=WAIT_S, interval=0.1)
+
+
+async def test_streams_have_their_own_budget_at_the_gateway(
+    system: System, account: Account
+) -> None:
+    # One connection for requests, two for streams: two open streams leave requests alone,
+    # and a third stream is refused with a 503 problem instead of waiting on a request slot.
+    gateway = system.add(
+        "gateway",
+        extra_env={
+            **system.gateway_env(),
+            "GATEWAY_UPSTREAM_MAX_CONNECTIONS": "1",
+            "GATEWAY_UPSTREAM_MAX_STREAMS": "2",
+            "GATEWAY_UPSTREAM_POOL_WAIT_SECONDS": "0.3",
+        },
+    )
+    try:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+            async with listening(client, account), listening(client, account):
+                listed = await client.get(TASKS, headers=account.headers)
+                assert listed.status_code == 200
+                third = await client.get(STREAM, headers=account.headers)
+                assert third.status_code == 503
+                assert third.headers["content-type"] == "application/problem+json"
+                assert "retry-after" in third.headers
+            async with listening(client, account) as again:
+                task_id = await create(client, account, "after the streams closed")
+                await wait_for(lambda: task_id in task_ids(again))
+    finally:
+        retire(system, gateway)

@@ -126,14 +126,24 @@ class ConnectionBudget:
 
 
 def build_budgets(settings: Settings) -> dict[str, ConnectionBudget]:
-    return {
-        service: ConnectionBudget(
+    """Per service, one budget for requests and one (``<service>:stream``) for streams."""
+    budgets = {}
+    for service in ("auth", "tasks", "search"):
+        budgets[service] = ConnectionBudget(
             service,
             size=settings.upstream_max_connections,
             wait_seconds=settings.upstream_pool_wait_seconds,
         )
-        for service in ("auth", "tasks", "search")
-    }
+        budgets[stream_budget(service)] = ConnectionBudget(
+            service,
+            size=settings.upstream_max_streams,
+            wait_seconds=settings.upstream_pool_wait_seconds,
+        )
+    return budgets
+
+
+def stream_budget(service: str) -> str:
+    return f"{service}:stream"
 
 
 class _Retryable(Exception):
@@ -163,14 +173,23 @@ class UpstreamClient:
 
     @asynccontextmanager
     async def exchange(
-        self, service: str, *, method: str, target: str, headers: Headers, body: bytes
+        self,
+        service: str,
+        *,
+        method: str,
+        target: str,
+        headers: Headers,
+        body: bytes,
+        stream: bool = False,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One request to a replica of ``service``; the response body streams inside.
 
         Leaving the block releases the connection: back to the pool if the response was read
-        to its end, closed otherwise.
+        to its end, closed otherwise. ``stream``: a long-lived response, counted against the
+        service's stream budget instead of its request budget.
         """
-        async with self._budgets[service].slot():
+        budget = self._budgets[stream_budget(service) if stream else service]
+        async with budget.slot():
             response = await self._send(
                 service, method=method, target=target, headers=headers, body=body
             )

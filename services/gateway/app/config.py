@@ -39,6 +39,9 @@ class Settings(ServiceSettings):
     # Per upstream service; a request waits at most upstream_pool_wait_seconds for one (503).
     upstream_max_connections: int = Field(default=200, ge=1)
     upstream_pool_wait_seconds: float = Field(default=2.0, gt=0)
+    # Long-lived responses (the live event stream) have their own budget per service, so open
+    # streams never take the connections ordinary requests wait for.
+    upstream_max_streams: int = Field(default=1000, ge=1)
     # Passive health and circuit breaking, per replica.
     breaker_failure_threshold: int = Field(default=3, ge=1)
     breaker_cooldown_seconds: float = Field(default=5.0, gt=0)

@@ -6,8 +6,9 @@ anything unknown) fall through to FastAPI, which answers them itself or with a 4
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -198,7 +199,7 @@ class ProxyMiddleware:
             )
             upstreams, send = runtime.pools.route(target.service, admission.identity, send)
             await self._forward(
-                upstreams, runtime, scope, target, admission, body, send, limit_headers
+                upstreams, runtime, scope, target, admission, body, send, limit_headers, receive
             )
         except ClientGone:
             log.info("client went away before its request was complete; nothing forwarded")
@@ -230,6 +231,7 @@ class ProxyMiddleware:
         body: bytes,
         send: Send,
         limit_headers: RawHeaders,
+        receive: Receive,
     ) -> None:
         method: str = scope["method"]
         query: bytes = scope.get("query_string", b"")
@@ -251,9 +253,15 @@ class ProxyMiddleware:
         path = scope.get("raw_path") or scope["path"].encode()
         url = (path + b"?" + query if query else path).decode("latin-1")
         async with upstreams.exchange(
-            target.service, method=method, target=url, headers=headers, body=body
+            target.service,
+            method=method,
+            target=url,
+            headers=headers,
+            body=body,
+            stream=target.stream,
         ) as response:
-            await self._relay(response, send, limit_headers)
+            relay = self._relay(response, send, limit_headers)
+            await (until_client_leaves(relay, receive) if target.stream else relay)
 
     async def _relay(self, response: aiohttp.ClientResponse, send: Send, extra: RawHeaders) -> None:
         headers = returned_response_headers(response.raw_headers)
@@ -271,6 +279,32 @@ class ProxyMiddleware:
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Headers are out; all that is left is to cut the response short.
             log.warning("upstream broke off mid-response: %s", type(exc).__name__)
+
+
+async def until_client_leaves(relay: Coroutine[Any, Any, None], receive: Receive) -> None:
+    """Relay a long-lived response until it ends or the client disconnects, whichever is first.
+
+    The request body has been read, so ``receive`` next yields ``http.disconnect``; without
+    watching for it, a stream the client abandoned would be relayed (and its upstream
+    connection held) until the upstream ends it.
+    """
+    relaying = asyncio.ensure_future(relay)
+    leaving = asyncio.ensure_future(client_disconnect(receive))
+    try:
+        await asyncio.wait({relaying, leaving}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        leaving.cancel()
+        if not relaying.done():
+            relaying.cancel()
+            log.info("client left a streamed response; its upstream connection is closed")
+        await asyncio.gather(relaying, leaving, return_exceptions=True)
+    if not relaying.cancelled():
+        relaying.result()  # the relay's own error, if it had one
+
+
+async def client_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def check_scope(admission: Admission, target: Target, method: str) -> None:

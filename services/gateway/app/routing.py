@@ -50,6 +50,11 @@ class Target:
     service: str
     public: bool
     label: RouteLabel
+    # A long-lived response (SSE): its own connection budget, relayed until the client leaves.
+    stream: bool = False
+
+
+STREAM_PATHS = frozenset({"/api/v1/events/stream"})
 
 
 def upstream_service(path: str) -> str | None:
@@ -101,4 +106,4 @@ def resolve(path: str) -> Target | None:
     service = upstream_service(path)
     if service is None or has_dot_segment(path) or path.endswith("/"):
         return None
-    return Target(service, is_public(path), route_label(path))
+    return Target(service, is_public(path), route_label(path), path in STREAM_PATHS)

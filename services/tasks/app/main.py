@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
@@ -52,6 +53,11 @@ def start_client_features(
         buffer_events=settings.live_buffer_events,
     )
     run_in_background(stack, live.run(), name="live-events")
+    Gauge(
+        "tasks_live_streams_open",
+        "Open live event streams on this replica.",
+        registry=app.state.metrics.registry,
+    ).set_function(lambda: live.open_streams)
     app.state.idempotency = idempotency
     app.state.live_events = live
     app.state.redis = redis
