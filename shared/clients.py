@@ -49,6 +49,12 @@ async def mongo_ping(client: MongoClient) -> None:
     await client.admin.command("ping")
 
 
+async def server_is_ferretdb(client: MongoClient) -> bool:
+    """FerretDB answers ``buildInfo`` with its own version next to the one it emulates."""
+    info = await client.admin.command("buildInfo")
+    return "ferretdbVersion" in info
+
+
 @asynccontextmanager
 async def open_redis(url: str, *, timeout_s: float = 1.0) -> AsyncIterator["Redis"]:
     client: Redis = Redis.from_url(

@@ -1,18 +1,15 @@
-"""API keys in MongoDB: only the SHA-256 of a key is stored, next to its visible prefix.
+"""API keys: the ``ApiKey`` record and what the domain needs from its storage.
 
-The hash is the document's ``_id`` so resolving a key (the gateway's hot path) is a primary-key
-lookup: FerretDB v1 (SQLite) would scan the collection for any other filter.
+Only the SHA-256 of a key is stored, next to its visible prefix, so resolving a key (the
+gateway's hot path) is a lookup of that hash. ``mongo/api_keys.py`` is the adapter; the unit
+tests use an in-memory fake.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Literal, Protocol, get_args
 
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
-
-Document = dict[str, Any]
 Scope = Literal["tasks:read", "tasks:write", "search:read"]
 SCOPES: frozenset[str] = frozenset(get_args(Scope))
 MAX_LIFETIME = timedelta(days=365)
@@ -29,74 +26,45 @@ class ApiKey:
     expires_at: datetime
 
     @classmethod
-    def from_document(cls, doc: Document) -> "ApiKey":
-        # Keys made before scopes and expiry existed get no scope and the longest lifetime.
-        return cls(
-            id=doc["key_id"],
-            user_id=doc["user_id"],
-            name=doc["name"],
-            prefix=doc["prefix"],
-            scopes=tuple(scope for scope in doc.get("scopes", ()) if scope in SCOPES),
-            created_at=doc["created_at"],
-            expires_at=doc.get("expires_at") or doc["created_at"] + MAX_LIFETIME,
-        )
-
-
-class ApiKeyStore:
-    def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
-        self.keys: AsyncCollection[Document] = client[database]["api_keys"]
-
-    async def ensure_indexes(self) -> None:
-        await self.keys.create_index("key_id", name="key_id")
-        await self.keys.create_index("user_id", name="user_id")
-
-    async def create(
-        self,
+    def new(
+        cls,
         *,
         user_id: str,
         name: str,
         prefix: str,
-        key_hash: str,
         scopes: list[str],
         now: datetime,
         expires_in_days: int,
-    ) -> ApiKey:
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # BSON keeps milliseconds
-        doc = {
-            "_id": key_hash,
-            "key_id": uuid.uuid4().hex,
-            "user_id": user_id,
-            "name": name,
-            "prefix": prefix,
-            "scopes": sorted(set(scopes)),
-            "created_at": now,
-            "expires_at": now + min(timedelta(days=expires_in_days), MAX_LIFETIME),
-        }
-        await self.keys.insert_one(doc)
-        return ApiKey.from_document(doc)
+    ) -> "ApiKey":
+        """A key with its scopes deduplicated and a lifetime of at most ``MAX_LIFETIME``."""
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # what BSON keeps
+        return cls(
+            id=uuid.uuid4().hex,
+            user_id=user_id,
+            name=name,
+            prefix=prefix,
+            scopes=tuple(sorted(set(scopes))),
+            created_at=now,
+            expires_at=now + min(timedelta(days=expires_in_days), MAX_LIFETIME),
+        )
+
+
+class ApiKeyStore(Protocol):
+    async def ensure_indexes(self) -> None: ...
+
+    async def create(self, key: ApiKey, *, key_hash: str) -> None: ...
 
     async def count(self, *, user_id: str) -> int:
-        return await self.keys.count_documents({"user_id": user_id})
-
-    async def list_active(self, *, user_id: str, now: datetime) -> list[ApiKey]:
-        return [key for key in await self.list(user_id=user_id) if key.expires_at > now]
+        """The user's keys, expired ones not yet deleted included."""
 
     async def list(self, *, user_id: str) -> list[ApiKey]:
-        cursor = self.keys.find({"user_id": user_id}).sort("created_at", -1)
-        return [ApiKey.from_document(doc) async for doc in cursor]
+        """The user's keys, newest first."""
 
-    async def owned(self, *, key_id: str, user_id: str) -> bool:
-        found = await self.keys.find_one({"key_id": key_id, "user_id": user_id}, {"_id": 1})
-        return found is not None
+    async def owned(self, *, key_id: str, user_id: str) -> bool: ...
 
-    async def delete(self, *, key_id: str, user_id: str) -> None:
-        await self.keys.delete_one({"key_id": key_id, "user_id": user_id})
+    async def delete(self, *, key_id: str, user_id: str) -> None: ...
 
-    async def by_hash(self, *, key_hash: str, now: datetime) -> ApiKey | None:
-        doc = await self.keys.find_one({"_id": key_hash})
-        key = ApiKey.from_document(doc) if doc is not None else None
-        return key if key is not None and key.expires_at > now else None
+    async def by_hash(self, *, key_hash: str) -> ApiKey | None:
+        """The key with this hash, expired or not."""
 
-    async def delete_expired(self, *, now: datetime) -> int:
-        result = await self.keys.delete_many({"expires_at": {"$lte": now}})
-        return result.deleted_count
+    async def delete_expired(self, *, now: datetime) -> int: ...

@@ -12,20 +12,22 @@ from fastapi import FastAPI
 from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 
-from services.auth.app.apikeys import ApiKeyStore
 from services.auth.app.config import Settings
 from services.auth.app.errors import PROBLEM_STATUSES
 from services.auth.app.keys import KeyRing
 from services.auth.app.metrics import AuthMetrics
+from services.auth.app.mongo.api_keys import MongoApiKeyStore
+from services.auth.app.mongo.capabilities import Capabilities
+from services.auth.app.mongo.identities import MongoIdentityStore
+from services.auth.app.mongo.sessions import MongoSessionStore
+from services.auth.app.mongo.users import MongoUserStore
 from services.auth.app.oidc.service import SocialSignIn
 from services.auth.app.oidc.setup import open_social_sign_in
 from services.auth.app.passwords import PasswordHashing
 from services.auth.app.revocation import Revocations
 from services.auth.app.routes import ROUTERS
 from services.auth.app.service import AuthService
-from services.auth.app.sessions import SessionStore
 from services.auth.app.throttle import Limits, LoginThrottle
-from services.auth.app.users import UserStore
 from shared.app import build_service_app
 from shared.clients import (
     MongoClient,
@@ -53,18 +55,19 @@ def build_service(
     settings: Settings,
     *,
     mongo: MongoClient,
+    capabilities: Capabilities,
     redis: Redis,
     executor: ThreadPoolExecutor,
     metrics: AuthMetrics,
 ) -> AuthService:
-    database = settings.mongodb_database
+    database = mongo[settings.mongodb_database]
     keyring = KeyRing(settings.keys_dir, token_ttl=settings.access_token_ttl_seconds)
     keyring.ensure_key()
     return AuthService(
         settings=settings,
-        users=UserStore(mongo, database),
-        sessions=SessionStore(mongo, database),
-        api_keys=ApiKeyStore(mongo, database),
+        users=MongoUserStore(database),
+        sessions=MongoSessionStore(database, capabilities),
+        api_keys=MongoApiKeyStore(database, capabilities),
         throttle=LoginThrottle(
             redis,
             limits=Limits(
@@ -82,7 +85,7 @@ def build_service(
 
 
 async def delete_expired_periodically(service: AuthService, interval: float) -> None:
-    """FerretDB has no TTL indexes, so expired sessions and keys are deleted from here."""
+    """Expired sessions and keys are deleted from here, on MongoDB too (decision 0830)."""
     while True:
         try:
             deleted = await service.delete_expired()
@@ -93,11 +96,17 @@ async def delete_expired_periodically(service: AuthService, interval: float) -> 
 
 
 async def ensure_indexes_until_done(
-    service: AuthService, social: SocialSignIn, retry_seconds: float = 1.0
+    service: AuthService,
+    social: SocialSignIn,
+    *,
+    capabilities: Capabilities,
+    mongo: MongoClient,
+    retry_seconds: float = 1.0,
 ) -> None:
     """Let auth start while MongoDB is down; the indexes are made as soon as it answers."""
     while True:
         try:
+            await capabilities.detect(mongo)
             await social.identities.ensure_indexes()
             await service.ensure_indexes()
         except PyMongoError as exc:
@@ -123,23 +132,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             executor = stack.enter_context(
                 ThreadPoolExecutor(settings.hashing_threads, thread_name_prefix="argon2")
             )
+            capabilities = Capabilities()
             service = build_service(
                 settings,
                 mongo=mongo,
+                capabilities=capabilities,
                 redis=redis,
                 executor=executor,
                 metrics=app.state.auth_metrics,
             )
             app.state.auth = service
             app.state.social = await stack.enter_async_context(
-                open_social_sign_in(settings, accounts=service, mongo=mongo, redis=redis)
+                open_social_sign_in(
+                    settings,
+                    accounts=service,
+                    identities=MongoIdentityStore(mongo[settings.mongodb_database]),
+                    redis=redis,
+                )
             )
             app.state.readiness_checks = {
                 "mongodb": lambda: mongo_ready(service, mongo),
                 "redis": lambda: redis_ping(redis),
             }
             background = (
-                ensure_indexes_until_done(service, app.state.social),
+                ensure_indexes_until_done(
+                    service, app.state.social, capabilities=capabilities, mongo=mongo
+                ),
                 delete_expired_periodically(service, settings.cleanup_interval_seconds),
             )
             for job in background:

@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
 from redis.asyncio import Redis
 
@@ -10,6 +11,18 @@ from shared import redis_keys
 API_KEY_REVOCATION_TTL_SECONDS = 86_400
 # Covers clock skew between auth and the gateway and requests already in flight.
 SKEW_SECONDS = 60
+
+
+class RevocationList(Protocol):
+    """What ``AuthService`` revokes; ``Revocations`` writes it to Redis for the gateway."""
+
+    async def revoke_token(self, *, jti: str, expires_at: int) -> None: ...
+
+    async def revoke_sessions(self, session_ids: Sequence[str]) -> None: ...
+
+    async def revoke_user_tokens(self, *, user_id: str, before: int) -> None: ...
+
+    async def revoke_api_key(self, key_id: str) -> None: ...
 
 
 class Revocations:

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
@@ -23,9 +24,9 @@ from services.auth.app.errors import (
 from services.auth.app.keys import KeyRing
 from services.auth.app.metrics import AuthMetrics
 from services.auth.app.passwords import PasswordHashing
-from services.auth.app.revocation import Revocations
+from services.auth.app.revocation import RevocationList
 from services.auth.app.sessions import Session, SessionStore
-from services.auth.app.throttle import LoginThrottle
+from services.auth.app.throttle import LoginAttempts
 from services.auth.app.tokens import (
     AccessToken,
     mint_access_token,
@@ -71,17 +72,18 @@ class AuthService:
     users: UserStore
     sessions: SessionStore
     api_keys: ApiKeyStore
-    throttle: LoginThrottle
-    revocations: Revocations
+    throttle: LoginAttempts
+    revocations: RevocationList
     hashing: PasswordHashing
     keyring: KeyRing
     metrics: AuthMetrics
+    clock: Callable[[], datetime] = utcnow
     # Set once the unique indexes exist; until then no account or session may be written.
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def ensure_indexes(self) -> None:
-        for store in (self.sessions, self.api_keys):
-            await store.ensure_indexes()
+        await self.sessions.ensure_indexes()
+        await self.api_keys.ensure_indexes()
         self.indexes_ready.set()
 
     def require_ready(self) -> None:
@@ -91,7 +93,7 @@ class AuthService:
     async def register(self, *, email: str, password: str, name: str | None) -> User:
         password_hash = await self.hashing.hash(password)
         return await self.users.create(
-            email=email, name=name, password_hash=password_hash, now=utcnow()
+            email=email, name=name, password_hash=password_hash, now=self.clock()
         )
 
     async def login(
@@ -145,7 +147,7 @@ class AuthService:
             user_id=user_id,
             token_hash=secret_digest(refresh_token),
             user_agent=user_agent,
-            now=utcnow(),
+            now=self.clock(),
             ttl=self.settings.refresh_token_ttl_seconds,
         )
         return IssuedTokens(self._mint(session), refresh_token, session.id)
@@ -158,11 +160,11 @@ class AuthService:
             issuer=self.settings.jwt_issuer,
             audience=self.settings.jwt_audience,
             ttl_seconds=self.settings.access_token_ttl_seconds,
-            now=int(utcnow().timestamp()),
+            now=int(self.clock().timestamp()),
         )
 
     async def refresh(self, *, refresh_token: str) -> IssuedTokens:
-        token_hash, new_token, now = secret_digest(refresh_token), new_secret(), utcnow()
+        token_hash, new_token, now = secret_digest(refresh_token), new_secret(), self.clock()
         session = await self.sessions.rotate(
             token_hash=token_hash,
             new_hash=secret_digest(new_token),
@@ -200,10 +202,10 @@ class AuthService:
     async def logout(self, *, identity: Identity) -> None:
         await self._revoke_presented_token(identity)
         if identity.session_id is not None:
-            await self._revoke_sessions([identity.session_id], now=utcnow())
+            await self._revoke_sessions([identity.session_id], now=self.clock())
 
     async def logout_all(self, *, identity: Identity, revoke_api_keys: bool = False) -> None:
-        now = utcnow()
+        now = self.clock()
         await self._revoke_presented_token(identity)
         await self.revocations.revoke_user_tokens(
             user_id=identity.user_id, before=int(now.timestamp())
@@ -230,7 +232,7 @@ class AuthService:
         """The caller's session began within ``recent_sign_in_seconds``."""
         session = await self.sessions.get(identity.session_id) if identity.session_id else None
         window = timedelta(seconds=self.settings.recent_sign_in_seconds)
-        if session is None or utcnow() - session.created_at > window:
+        if session is None or self.clock() - session.created_at > window:
             minutes = max(1, self.settings.recent_sign_in_seconds // 60)
             raise RecentSignInRequired(f"Sign in again (within {minutes} minutes) to do this.")
 
@@ -253,21 +255,21 @@ class AuthService:
         await self.users.replace_hash(user_id=user.id, password_hash=new_hash)
         session_ids = await self.sessions.active_ids(user_id=user.id)
         others = [sid for sid in session_ids if sid != identity.session_id]
-        await self._revoke_sessions(others, now=utcnow())
+        await self._revoke_sessions(others, now=self.clock())
 
     async def list_sessions(self, *, user_id: str) -> list[Session]:
-        return await self.sessions.list_active(user_id=user_id, now=utcnow())
+        return await self.sessions.list_active(user_id=user_id, now=self.clock())
 
     async def delete_session(self, *, user_id: str, session_id: str) -> None:
         session = await self.sessions.get(session_id)
         if session is None or session.user_id != user_id or not session.active:
             raise SessionNotFound("No such session.")
-        await self._revoke_sessions([session.id], now=utcnow())
+        await self._revoke_sessions([session.id], now=self.clock())
 
     async def session_active(self, *, session_id: str, user_id: str, issued_at: int) -> bool:
         """The gateway's fallback revocation check while Redis is down (a lookup by ``_id``)."""
         session = await self.sessions.get(session_id)
-        now = utcnow()
+        now = self.clock()
         return session is not None and session.vouches_for(
             user_id=user_id, issued_at=issued_at, now=now
         )
@@ -280,15 +282,15 @@ class AuthService:
         if await self.api_keys.count(user_id=user_id) >= self.settings.api_key_max_per_user:
             raise ApiKeyLimitReached("Delete an API key before creating another.")
         secret, prefix = new_api_key()
-        key = await self.api_keys.create(
+        key = ApiKey.new(
             user_id=user_id,
             name=request.name,
             prefix=prefix,
-            key_hash=secret_digest(secret),
             scopes=request.scopes,
-            now=utcnow(),
+            now=self.clock(),
             expires_in_days=request.expires_in_days,
         )
+        await self.api_keys.create(key, key_hash=secret_digest(secret))
         return NewApiKey(key, secret)
 
     async def _confirm_recent_sign_in(
@@ -301,7 +303,7 @@ class AuthService:
             await self._check_password(identity.user_id, password=password, address=address)
             return
         session = await self.sessions.get(identity.session_id)
-        age = (utcnow() - session.created_at).total_seconds() if session else float("inf")
+        age = (self.clock() - session.created_at).total_seconds() if session else float("inf")
         if age > self.settings.api_key_recent_auth_seconds:
             raise RecentSignInRequired(
                 "Sign in again, or send the account's password, to create an API key."
@@ -317,7 +319,8 @@ class AuthService:
         await self.throttle.succeeded(email=user.email, address=address)
 
     async def list_api_keys(self, *, user_id: str) -> list[ApiKey]:
-        return await self.api_keys.list_active(user_id=user_id, now=utcnow())
+        now = self.clock()
+        return [key for key in await self.api_keys.list(user_id=user_id) if key.expires_at > now]
 
     async def delete_api_key(self, *, user_id: str, key_id: str) -> None:
         if not await self.api_keys.owned(key_id=key_id, user_id=user_id):
@@ -330,13 +333,13 @@ class AuthService:
         await self.api_keys.delete(key_id=key_id, user_id=user_id)
 
     async def resolve_api_key(self, *, key: str) -> ApiKey:
-        found = await self.api_keys.by_hash(key_hash=secret_digest(key), now=utcnow())
-        if found is None:
+        found = await self.api_keys.by_hash(key_hash=secret_digest(key))
+        if found is None or found.expires_at <= self.clock():
             raise InvalidApiKey("The API key is invalid, expired or deleted.")
         return found
 
     async def delete_expired(self) -> int:
-        now = utcnow()
+        now = self.clock()
         return await self.sessions.delete_expired(now=now) + await self.api_keys.delete_expired(
             now=now
         )

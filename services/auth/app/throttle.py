@@ -19,6 +19,7 @@ Addresses are grouped by ``shared.addresses.address_bucket`` (IPv6 per /64).
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 from redis.asyncio import Redis
 
@@ -72,6 +73,16 @@ def judge(counts: AttemptCounts, limits: Limits) -> bool:
     if counts.address_failures >= limits.per_address:
         raise LoginThrottled(retry_after(counts.address_ttl_ms))
     return counts.account_failures >= limits.flood_threshold
+
+
+class LoginAttempts(Protocol):
+    """What ``AuthService`` asks of the throttle; ``LoginThrottle`` keeps it in Redis."""
+
+    async def begin_attempt(self, *, email: str, address: str) -> bool: ...
+
+    async def failed(self, *, email: str, address: str) -> None: ...
+
+    async def succeeded(self, *, email: str, address: str) -> None: ...
 
 
 class LoginThrottle:

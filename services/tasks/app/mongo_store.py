@@ -21,6 +21,7 @@ from services.tasks.app.documents import OUTBOX_FLAG, Document
 from services.tasks.app.queries import list_filter
 from services.tasks.app.schemas import ListQuery
 from services.tasks.app.store import PageRequest
+from shared.clients import server_is_ferretdb
 from shared.events import TaskEventType, TaskStatus
 
 HIDDEN_FIELDS = {"pending_events": 0, OUTBOX_FLAG: 0}
@@ -59,9 +60,7 @@ class Capabilities:
 
     @classmethod
     async def of(cls, database: AsyncDatabase[Document]) -> "Capabilities":
-        """FerretDB answers ``buildInfo`` with its own version next to the one it emulates."""
-        info = await database.client.admin.command("buildInfo")
-        mongodb = "ferretdbVersion" not in info
+        mongodb = not await server_is_ferretdb(database.client)
         return cls(
             id_lists_use_index=mongodb,
             create_many_indexes_at_once=mongodb,

@@ -11,12 +11,11 @@ from services.auth.app.oidc.identities import IdentityStore
 from services.auth.app.oidc.provider import ProviderClient, open_http_client
 from services.auth.app.oidc.service import SocialSignIn
 from services.auth.app.service import AuthService
-from shared.clients import MongoClient
 
 
 @asynccontextmanager
 async def open_social_sign_in(
-    settings: Settings, *, accounts: AuthService, mongo: MongoClient, redis: Redis
+    settings: Settings, *, accounts: AuthService, identities: IdentityStore, redis: Redis
 ) -> AsyncIterator[SocialSignIn]:
     async with AsyncExitStack() as stack:
         clients: dict[str, ProviderClient] = {}
@@ -35,7 +34,7 @@ async def open_social_sign_in(
         yield SocialSignIn(
             providers=clients,
             flows=PendingFlows(redis, ttl_seconds=settings.oidc_flow_ttl_seconds),
-            identities=IdentityStore(mongo, settings.mongodb_database),
+            identities=identities,
             users=accounts.users,
             accounts=accounts,
             redis=redis,
