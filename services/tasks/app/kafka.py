@@ -13,6 +13,7 @@ from shared.events import CLOUDEVENTS_CONTENT_TYPE
 
 log = logging.getLogger("taskstream.tasks.kafka")
 CONNECT_BACKOFF_MAX_SECONDS = 5.0
+CLOSE_TIMEOUT_SECONDS = 2.0
 
 
 def topic_config(settings: Settings) -> dict[str, str]:
@@ -94,3 +95,25 @@ def record_headers(traceparent: str) -> list[tuple[str, bytes]]:
     if traceparent:
         headers.append(("traceparent", traceparent.encode()))
     return headers
+
+
+class KafkaProducers:
+    """The outbox relay's producers: connected when Kafka answers, closed without a flush."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def connect(self) -> AIOKafkaProducer:
+        return await connect_producer(self._settings)
+
+    async def close(self, producer: AIOKafkaProducer) -> None:
+        # Stopping flushes what is still buffered; with Kafka gone that would wait for every
+        # batch to expire, and those events are still in the outbox anyway: drop them.
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+                await producer.stop()
+        except TimeoutError:
+            await producer._sender.close()  # aiokafka has no public "close without flush"
+            await producer.client.close()
+        except (KafkaError, OSError) as exc:
+            log.warning("kafka producer did not close cleanly", extra={"error": repr(exc)})

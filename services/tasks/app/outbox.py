@@ -7,10 +7,10 @@ replica, a Kafka outage), so every acknowledged write is published at least once
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Protocol
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pymongo.errors import PyMongoError
@@ -18,7 +18,7 @@ from pymongo.errors import PyMongoError
 from services.tasks.app.bounded import gather_bounded
 from services.tasks.app.config import Settings
 from services.tasks.app.documents import Document, now_utc
-from services.tasks.app.kafka import connect_producer, record_headers
+from services.tasks.app.kafka import KafkaProducers, record_headers
 from services.tasks.app.store import TaskStore
 from shared.metrics import LATENCY_BUCKETS
 
@@ -27,9 +27,27 @@ SWEEP_BATCH = 1000
 # Published batches whose documents are being cleared while the relay goes on.
 MAX_CLEARING_BATCHES = 4
 RETRY_BACKOFF_SECONDS = 0.5
-CLOSE_TIMEOUT_SECONDS = 2.0
 PUBLISH_ERRORS = (KafkaError, TimeoutError, OSError)
 Queue = dict[str, list[Document] | None]
+
+
+class EventProducer(Protocol):
+    """The part of ``AIOKafkaProducer`` the relay uses."""
+
+    async def send(
+        self, topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> "asyncio.Future[object]":
+        """Queue one record; the returned future resolves when the broker acknowledges it."""
+
+
+class Producers(Protocol):
+    """Makes the relay's producers: one per run of Kafka answering (``kafka.KafkaProducers``)."""
+
+    async def connect(self) -> EventProducer:
+        """A started producer, once Kafka answers (retrying until then)."""
+
+    async def close(self, producer: EventProducer) -> None:
+        """Stop it without waiting on a Kafka that is gone."""
 
 
 class PublishFailed(Exception):
@@ -83,9 +101,15 @@ class OutboxRelay:
         store: TaskStore,
         settings: Settings,
         registry: CollectorRegistry,
+        producers: Producers | None = None,
+        clock: Callable[[], datetime] = now_utc,
+        retry_backoff_seconds: float = RETRY_BACKOFF_SECONDS,
     ) -> None:
         self._store = store
         self._settings = settings
+        self._producers = producers or KafkaProducers(settings)
+        self._clock = clock
+        self._retry_backoff_seconds = retry_backoff_seconds
         self._metrics = OutboxMetrics(registry)
         self._queue = OutboxQueue()
         # Task id -> the background clear of its published events, while it runs.
@@ -103,17 +127,17 @@ class OutboxRelay:
         sweeper = asyncio.create_task(self._sweep_forever(), name="outbox-sweeper")
         try:
             while True:
-                producer = await connect_producer(self._settings)
+                producer = await self._producers.connect()
                 try:
                     await self._relay_until_kafka_fails(producer)
                 finally:
-                    await self._close(producer)
+                    await self._producers.close(producer)
         finally:
             # Events whose clearing is cut short stay pending: the sweeper publishes them again.
             for task in (sweeper, *self._clearing.values()):
                 task.cancel()
 
-    async def _relay_until_kafka_fails(self, producer: AIOKafkaProducer) -> None:
+    async def _relay_until_kafka_fails(self, producer: EventProducer) -> None:
         """Publish whatever is queued; return when Kafka refuses, to start a fresh producer.
 
         A fresh producer is needed: after a broker restart an idempotent producer's sequence
@@ -128,7 +152,7 @@ class OutboxRelay:
                 log.warning("outbox publish failed, will retry", extra={"error": repr(exc)})
                 # Some of the batch may be out already: the stored outboxes say what is not.
                 self._queue.reread(batch)
-                await asyncio.sleep(RETRY_BACKOFF_SECONDS)
+                await asyncio.sleep(self._retry_backoff_seconds)
                 if isinstance(exc, PublishFailed):
                     return
             else:
@@ -167,19 +191,7 @@ class OutboxRelay:
             # Published but still pending: read back and published again (consumers dedupe).
             self._queue.reread(doc["_id"] for doc in docs)
 
-    async def _close(self, producer: AIOKafkaProducer) -> None:
-        # Stopping flushes what is still buffered; with Kafka gone that would wait for every
-        # batch to expire, and those events are still in the outbox anyway: drop them.
-        try:
-            async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
-                await producer.stop()
-        except TimeoutError:
-            await producer._sender.close()  # aiokafka has no public "close without flush"
-            await producer.client.close()
-        except (KafkaError, OSError) as exc:
-            log.warning("kafka producer did not close cleanly", extra={"error": repr(exc)})
-
-    async def publish_pending(self, producer: AIOKafkaProducer, batch: Queue) -> list[Document]:
+    async def publish_pending(self, producer: EventProducer, batch: Queue) -> list[Document]:
         """Publish the pending events of these tasks and return the documents they came from,
         for clearing; on failure raise, and the caller re-queues the whole batch.
 
@@ -197,7 +209,7 @@ class OutboxRelay:
             await self._publish(producer, docs)
         return docs
 
-    async def _publish(self, producer: AIOKafkaProducer, docs: list[Document]) -> None:
+    async def _publish(self, producer: EventProducer, docs: list[Document]) -> None:
         events = [
             (doc["_id"], event)
             for doc in docs
@@ -212,13 +224,13 @@ class OutboxRelay:
                 await asyncio.gather(*deliveries)
         except PUBLISH_ERRORS as exc:
             raise PublishFailed(type(exc).__name__) from exc
-        acked = now_utc()
+        acked = self._clock()
         for _, event in events:
             self._metrics.published.inc()
             self._metrics.lag.observe(max((acked - event["at"]).total_seconds(), 0.0))
 
     async def _send(
-        self, producer: AIOKafkaProducer, task_id: str, event: Document
+        self, producer: EventProducer, task_id: str, event: Document
     ) -> "asyncio.Future[object]":
         delivery: asyncio.Future[object] = await producer.send(
             self._settings.task_events_topic,
@@ -241,5 +253,5 @@ class OutboxRelay:
                 self._queue.reread(stale)
 
     async def stale_task_ids(self) -> list[str]:
-        cutoff = now_utc() - timedelta(seconds=self._settings.outbox_stale_seconds)
+        cutoff = self._clock() - timedelta(seconds=self._settings.outbox_stale_seconds)
         return await self._store.stale_task_ids(older_than=cutoff, limit=SWEEP_BATCH)
