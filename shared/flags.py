@@ -109,7 +109,7 @@ class Flags:
     ) -> FlagResolutionDetails[bool]:
         """The hot-path evaluation: the provider directly, without the SDK's hook pipeline.
 
-        The SDK's per-call hooks and context merging cost ~3x the rule itself
+        The SDK's per-call hooks and context merging cost more than the rule itself
         (docs/decisions/0700-flag-evaluation-on-the-hot-path.md); errors become the default.
         """
         try:

@@ -1,8 +1,7 @@
 """The one pooled HTTP client to the upstream services, with replica choice and retries.
 
-aiohttp, not httpx: measured on this machine against a trivial upstream, a streamed GET cost
-~130 µs of client CPU with aiohttp, ~1.5 ms with raw httpcore and ~1.8-2.6 ms with httpx
-(httpcore re-imports the absent ``sniffio`` on every request, and its anyio stream is slow).
+aiohttp, not httpx: it costs a fraction of httpx's client CPU per request
+(docs/decisions/0831-gateway-upstream-client.md).
 
 Every body is held whole before it is sent (the proxy reads it first), so the request's
 framing is the gateway's own and a connection goes back to the pool only after a complete

@@ -1,9 +1,9 @@
 """Keeps glibc from handing the index writer's memory back to the kernel after every commit.
 
 Each tantivy commit finishes a segment and starts a fresh segment writer, whose term hash
-table and arena take ~10 MB. With glibc's defaults that memory goes back to the kernel when
-the segment is done and is page-faulted in again for the next one: a commit of a few
-documents then takes ~10 ms instead of ~3 ms, and several times that on a busy machine.
+table and arena take megabytes. With glibc's defaults that memory goes back to the kernel when
+the segment is done and is page-faulted in again for the next one, which makes a small commit
+several times slower (docs/decisions/0832-search-commit-and-query-costs.md).
 Fixed thresholds keep such blocks in the heap for reuse (the ``MALLOC_TRIM_THRESHOLD_`` and
 ``MALLOC_MMAP_THRESHOLD_`` environment variables do the same when set before start).
 """

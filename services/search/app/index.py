@@ -19,19 +19,17 @@ import tantivy
 
 from shared.events import TaskCloudEvent, TaskEventType, TaskSnapshot
 
-# 4: offsets in the commit payload instead of a meta document. An older index is unreadable
-# and rebuilt from offset 0.
+# An index of another version is unreadable and rebuilt from offset 0 (history: decision 0832).
 SCHEMA_VERSION = 4
 ANALYZER = "taskstream"
 # One raw field holds every exact-match term, each prefixed with its kind ("owner:u1",
-# "status:done"): every indexed field costs each commit a term dictionary of its own, and
-# at one commit per event that fixed cost dominates (measured: -20% commit time vs 5 fields).
+# "status:done"): every indexed field costs each commit a term dictionary of its own, a fixed
+# cost that dominates at one commit per event (docs/decisions/0832).
 KEYS = "keys"
 MAX_TOKEN_CHARS = 40
-# Segments below this many documents share the lowest merge level. tantivy's default (10,000)
-# puts everything under ~17,000 documents in one level, and at one commit per event the whole
-# of it was merged again every seven commits: ~0.3 of a core at 100 events/s. At 100, small
-# segments merge with their like and each document is merged about log8(n) times.
+# Segments below this many documents share the lowest merge level. At tantivy's default
+# (10,000) the small end of the index is merged again every few commits (decision 0832); at
+# 100, small segments merge with their like and each document is merged about log8(n) times.
 MERGE_FLOOR_DOCS = 100
 
 

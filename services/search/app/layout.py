@@ -5,9 +5,10 @@ then replaces the ``current`` symlink with ``rename(2)``, which is atomic: a rea
 the old index or the new one, never a half-built one.
 
 The index directories themselves live in a storage folder, by default on tmpfs: a tantivy
-commit makes about ten fsyncs, which on a busy disk cost ~100 ms and would dominate the time
-from event to searchable. tmpfs survives a crash of the process; after a reboot ``current``
-dangles, the index counts as unreadable and rebuilds from offset 0, as any lost index does.
+commit makes about ten fsyncs, which on a disk would dominate the time from event to
+searchable (docs/decisions/0832-search-commit-and-query-costs.md). tmpfs survives a crash
+of the process; after a reboot ``current`` dangles, the index counts as unreadable and
+rebuilds from offset 0, as any lost index does.
 """
 
 import hashlib

@@ -82,10 +82,8 @@ async def search_tasks(
     version, cached = await read_cache(redis, owner_id=owner_id, key=key)
     if cached is not None:
         return cached
-    # On the event loop, not a worker thread: a search is ~1-4 ms of CPU, over half of it
-    # Python (highlights, JSON) that holds the GIL anyway, and the two thread hand-overs cost
-    # ~1 ms per request at p50 and more in the tail (A/B over 100,000 tasks: p50 4.9 -> 3.8
-    # ms, p99 9.2-12.8 -> 7.4-8.4). Index commits stay on the writer thread.
+    # On the event loop, not a worker thread: most of a search holds the GIL anyway, and the
+    # hand-overs cost more than they saved (docs/decisions/0832). Commits keep their thread.
     page = run_search(index, owner_id=owner_id, params=params, prefix_last_word=prefix_last_word)
     if version is not None:
         later.add_task(write_cache, redis, key, {"version": version, "page": page}, ttl_seconds)

@@ -161,8 +161,8 @@ class OutboxRelay:
 
     async def _clear_in_background(self, docs: list[Document]) -> None:
         """Clear published events off the relay's path: the next batch goes out while these
-        documents are updated (under 100 writes/s the clearing took longer than the publish
-        and every event queued behind it). Past ``MAX_CLEARING_BATCHES`` the relay waits."""
+        documents are updated, so events do not queue behind the clearing (decision 0833).
+        Past ``MAX_CLEARING_BATCHES`` the relay waits."""
         while len(running := set(self._clearing.values())) >= MAX_CLEARING_BATCHES:
             await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
         clear = asyncio.create_task(self._clear_published(docs), name="outbox-clear")

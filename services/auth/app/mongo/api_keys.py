@@ -14,7 +14,7 @@ from services.auth.app.mongo.capabilities import Capabilities, Document
 
 
 def api_key_of(doc: Document) -> ApiKey:
-    # Keys stored before scopes and expiry existed get no scope and the longest lifetime.
+    # Keys stored before scopes and expiry existed get no scope and the longest lifetime (0830).
     return ApiKey(
         id=doc["key_id"],
         user_id=doc["user_id"],
