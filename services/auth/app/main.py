@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from argon2 import PasswordHasher
 from argon2.profiles import RFC_9106_LOW_MEMORY
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 
@@ -17,7 +18,7 @@ from services.auth.app.errors import PROBLEM_STATUSES
 from services.auth.app.keys import KeyRing
 from services.auth.app.metrics import AuthMetrics
 from services.auth.app.mongo.api_keys import MongoApiKeyStore
-from services.auth.app.mongo.capabilities import Capabilities
+from services.auth.app.mongo.capabilities import Capabilities, Document
 from services.auth.app.mongo.identities import MongoIdentityStore
 from services.auth.app.mongo.sessions import MongoSessionStore
 from services.auth.app.mongo.users import MongoUserStore
@@ -39,6 +40,7 @@ from shared.clients import (
 )
 
 log = logging.getLogger("taskstream.auth")
+MongoDatabase = AsyncDatabase[Document]
 
 
 def password_hasher(settings: Settings) -> PasswordHasher:
@@ -54,13 +56,12 @@ def password_hasher(settings: Settings) -> PasswordHasher:
 def build_service(
     settings: Settings,
     *,
-    mongo: MongoClient,
+    database: MongoDatabase,
     capabilities: Capabilities,
     redis: Redis,
     executor: ThreadPoolExecutor,
     metrics: AuthMetrics,
 ) -> AuthService:
-    database = mongo[settings.mongodb_database]
     keyring = KeyRing(settings.keys_dir, token_ttl=settings.access_token_ttl_seconds)
     keyring.ensure_key()
     return AuthService(
@@ -132,10 +133,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             executor = stack.enter_context(
                 ThreadPoolExecutor(settings.hashing_threads, thread_name_prefix="argon2")
             )
-            capabilities = Capabilities()
+            database, capabilities = mongo[settings.mongodb_database], Capabilities()
             service = build_service(
                 settings,
-                mongo=mongo,
+                database=database,
                 capabilities=capabilities,
                 redis=redis,
                 executor=executor,
@@ -146,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 open_social_sign_in(
                     settings,
                     accounts=service,
-                    identities=MongoIdentityStore(mongo[settings.mongodb_database]),
+                    identities=MongoIdentityStore(database),
                     redis=redis,
                 )
             )
