@@ -1,4 +1,4 @@
-"""In-memory stand-ins for the auth service's stores and its Redis-backed parts.
+"""In-memory stand-ins for the auth service's stores, its Redis-backed parts and providers.
 
 Each keeps its protocol's contract (``users.py``, ``sessions.py``, ``apikeys.py``,
 ``oidc/identities.py``, ``revocation.RevocationList``, ``throttle.LoginAttempts``) in dicts,
@@ -8,13 +8,28 @@ MongoDB adapters and Redis.
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from services.auth.app.apikeys import ApiKey
+from services.auth.app.config import Settings
 from services.auth.app.errors import EmailTaken
+from services.auth.app.keys import KeyRing
+from services.auth.app.metrics import AuthMetrics
+from services.auth.app.oidc.flows import PendingFlow, WrongBrowser
 from services.auth.app.oidc.identities import Identity, IdentityTaken
+from services.auth.app.oidc.provider import CodeRejected, InvalidIdToken, VerifiedIdentity
+from services.auth.app.oidc.settings import OidcProvider
+from services.auth.app.passwords import PasswordHashing
+from services.auth.app.service import AuthService
 from services.auth.app.sessions import (
     REVOKED_RETENTION,
     Session,
@@ -23,6 +38,9 @@ from services.auth.app.sessions import (
 )
 from services.auth.app.throttle import AttemptCounts, Limits, judge
 from services.auth.app.users import User, normalise_email
+
+TEST_SECRET = "k7Qv2Lw9Zr4Tn8Ym3Px6Hc1Jd5Fb0Gs2"
+DEFAULT_LIMITS = Limits(per_pair=10, per_address=50, flood_threshold=100)
 
 
 class FakeClock:
@@ -266,3 +284,101 @@ class InMemoryLoginAttempts:
 
     async def succeeded(self, *, email: str, address: str) -> None:
         del self.pair_attempts[email, address]
+
+
+class InMemoryAuth:
+    """``AuthService`` on the fakes above, a fake clock and the cheapest argon2id there is
+    (these tests are about the domain, not the hash); only the signing key is a file."""
+
+    def __init__(
+        self,
+        keys_dir: Path,
+        executor: ThreadPoolExecutor,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        **settings: object,
+    ) -> None:
+        self.settings = Settings.model_validate(
+            {"internal_signing_secret": TEST_SECRET, "keys_dir": keys_dir, **settings}
+        )
+        self.clock = FakeClock()
+        self.users = InMemoryUserStore()
+        self.sessions = InMemorySessionStore()
+        self.api_keys = InMemoryApiKeyStore()
+        self.revocations = RecordedRevocations()
+        self.throttle = InMemoryLoginAttempts(limits)
+        keyring = KeyRing(keys_dir, token_ttl=self.settings.access_token_ttl_seconds)
+        keyring.ensure_key()
+        self.service = AuthService(
+            settings=self.settings,
+            users=self.users,
+            sessions=self.sessions,
+            api_keys=self.api_keys,
+            throttle=self.throttle,
+            revocations=self.revocations,
+            hashing=PasswordHashing(
+                PasswordHasher(time_cost=1, memory_cost=8, parallelism=1), executor
+            ),
+            keyring=keyring,
+            metrics=AuthMetrics(CollectorRegistry()),
+            clock=self.clock,
+        )
+
+
+class InMemoryFlows:
+    """``PendingFlows`` in a dict: single use, and only for the browser that began it."""
+
+    def __init__(self) -> None:
+        self.flows: dict[str, PendingFlow] = {}
+
+    async def save(self, state: str, flow: PendingFlow) -> None:
+        self.flows[state] = flow
+
+    async def take(self, state: str, *, browser: str | None) -> PendingFlow | None:
+        flow = self.flows.get(state)
+        if flow is not None and not flow.started_by(browser):
+            raise WrongBrowser
+        return self.flows.pop(state, None)
+
+
+class FakeProvider:
+    """An OpenID provider whose codes sign in whoever the test says; the id_token is checked
+    against the nonce of the last authorization URL it made, as a real one's claim would be."""
+
+    def __init__(self, provider_id: str) -> None:
+        self.provider = OidcProvider(
+            id=provider_id,
+            name=provider_id.title(),
+            issuer=f"https://{provider_id}.example.test",
+            client_id="taskstream",
+            client_secret=SecretStr("k2Jd8Qw4Zx7Lm3Pv9Ty5"),
+        )
+        self.people: dict[str, VerifiedIdentity] = {}  # by the code the browser brings back
+        self.nonce = ""
+
+    async def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:
+        self.nonce = nonce
+        return f"{self.provider.issuer}/authorize?state={state}"
+
+    async def exchange_code(self, *, code: str, code_verifier: str) -> str:
+        if code not in self.people:
+            raise CodeRejected
+        return f"{code}.{self.nonce}"
+
+    async def verify_id_token(self, id_token: str, *, nonce: str) -> VerifiedIdentity:
+        code, _, signed_nonce = id_token.partition(".")
+        if signed_nonce != nonce:
+            raise InvalidIdToken("nonce")
+        return self.people[code]
+
+
+class RecordedLocks:
+    """The per-user lock, held in order: ``held`` lists whose lock was taken."""
+
+    def __init__(self) -> None:
+        self.held: list[str] = []
+
+    @asynccontextmanager
+    async def __call__(self, user_id: str) -> AsyncIterator[object]:
+        self.held.append(user_id)
+        yield user_id

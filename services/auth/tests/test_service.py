@@ -1,15 +1,11 @@
 """AuthService on in-memory stores and a fake clock: accounts, refresh rotation, API keys."""
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
-from prometheus_client import CollectorRegistry
 
-from services.auth.app.config import Settings
 from services.auth.app.errors import (
     ApiKeyLimitReached,
     ApiKeyNotAllowed,
@@ -20,20 +16,10 @@ from services.auth.app.errors import (
     LoginThrottled,
     RecentSignInRequired,
 )
-from services.auth.app.keys import KeyRing
-from services.auth.app.metrics import AuthMetrics
-from services.auth.app.passwords import PasswordHashing
-from services.auth.app.service import AuthService, IssuedTokens, KeyRequest
+from services.auth.app.service import IssuedTokens, KeyRequest
 from services.auth.app.throttle import Limits
 from services.auth.app.tokens import secret_digest
-from services.auth.tests.fakes import (
-    FakeClock,
-    InMemoryApiKeyStore,
-    InMemoryLoginAttempts,
-    InMemorySessionStore,
-    InMemoryUserStore,
-    RecordedRevocations,
-)
+from services.auth.tests.fakes import InMemoryAuth
 from shared.identity import Identity
 
 EMAIL, PASSWORD, ADDRESS = "Ada@Example.org", "correct horse battery", "203.0.113.7"
@@ -42,45 +28,16 @@ RECENT = 600
 MAX_KEYS = 3
 
 
-@pytest.fixture(scope="module")
-def executor() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(1) as pool:
-        yield pool
-
-
-class Harness:
+class Harness(InMemoryAuth):
     def __init__(self, keys_dir: Path, executor: ThreadPoolExecutor) -> None:
-        self.settings = Settings(
-            internal_signing_secret="k7Qv2Lw9Zr4Tn8Ym3Px6Hc1Jd5Fb0Gs2",
-            keys_dir=keys_dir,
+        super().__init__(
+            keys_dir,
+            executor,
+            limits=Limits(per_pair=3, per_address=50, flood_threshold=100),
             refresh_reuse_grace_seconds=GRACE,
             api_key_recent_auth_seconds=RECENT,
             api_key_max_per_user=MAX_KEYS,
             login_flood_delay_seconds=0,
-        )
-        self.clock = FakeClock()
-        self.users = InMemoryUserStore()
-        self.sessions = InMemorySessionStore()
-        self.api_keys = InMemoryApiKeyStore()
-        self.revocations = RecordedRevocations()
-        self.throttle = InMemoryLoginAttempts(
-            Limits(per_pair=3, per_address=50, flood_threshold=100)
-        )
-        # The cheapest argon2id there is: these tests are about the domain, not the hash.
-        hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-        keyring = KeyRing(keys_dir, token_ttl=self.settings.access_token_ttl_seconds)
-        keyring.ensure_key()
-        self.service = AuthService(
-            settings=self.settings,
-            users=self.users,
-            sessions=self.sessions,
-            api_keys=self.api_keys,
-            throttle=self.throttle,
-            revocations=self.revocations,
-            hashing=PasswordHashing(hasher, executor),
-            keyring=keyring,
-            metrics=AuthMetrics(CollectorRegistry()),
-            clock=self.clock,
         )
 
     async def signed_in(self) -> tuple[IssuedTokens, Identity]:

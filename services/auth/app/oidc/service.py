@@ -9,11 +9,11 @@ signs in the usual way and links the provider from their settings (``link_user_i
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from redis.asyncio import Redis
+from typing import Protocol
 
 from services.auth.app.errors import (
     EmailTaken,
@@ -24,18 +24,11 @@ from services.auth.app.errors import (
     UnknownProvider,
 )
 from services.auth.app.metrics import AuthMetrics
-from services.auth.app.oidc.flows import (
-    PendingFlow,
-    PendingFlows,
-    WrongBrowser,
-    digest,
-    new_flow_secret,
-)
+from services.auth.app.oidc.flows import PendingFlow, WrongBrowser, digest, new_flow_secret
 from services.auth.app.oidc.identities import Identity, IdentityStore, IdentityTaken
 from services.auth.app.oidc.provider import (
     CodeRejected,
     InvalidIdToken,
-    ProviderClient,
     ProviderUnavailable,
     VerifiedIdentity,
 )
@@ -49,7 +42,8 @@ MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
 # A browser cookie we did not make is replaced, not trusted to be random.
 BROWSER_COOKIE_LENGTH = len(new_flow_secret())
-UNLINK_LOCK_SECONDS = 10
+# A lock held across replicas while one user's sign-in methods change (a Redis lock).
+UserLock = Callable[[str], AbstractAsyncContextManager[object]]
 
 
 def utcnow() -> datetime:
@@ -69,20 +63,43 @@ class FinishedFlow:
     outcome: str
 
 
+class SignInProvider(Protocol):
+    """One OpenID provider (``provider.ProviderClient``)."""
+
+    provider: OidcProvider
+
+    async def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str: ...
+
+    async def exchange_code(self, *, code: str, code_verifier: str) -> str:
+        """The id_token for ``code``; ``CodeRejected`` or ``ProviderUnavailable``."""
+
+    async def verify_id_token(self, id_token: str, *, nonce: str) -> VerifiedIdentity:
+        """The verified claims; ``InvalidIdToken`` if any check fails."""
+
+
+class FlowStore(Protocol):
+    """Sign-in flows in progress (``flows.PendingFlows``, in Redis)."""
+
+    async def save(self, state: str, flow: PendingFlow) -> None: ...
+
+    async def take(self, state: str, *, browser: str | None) -> PendingFlow | None:
+        """The flow for ``state``, removed, once; ``WrongBrowser`` for another browser."""
+
+
 @dataclass
 class SocialSignIn:
-    providers: Mapping[str, ProviderClient]
-    flows: PendingFlows
+    providers: Mapping[str, SignInProvider]
+    flows: FlowStore
     identities: IdentityStore
     users: UserStore
     accounts: AuthService
-    redis: Redis
+    lock_user: UserLock
     metrics: AuthMetrics
 
     def provider_list(self) -> list[OidcProvider]:
         return [client.provider for client in self.providers.values()]
 
-    def _client(self, provider_id: str) -> ProviderClient:
+    def _client(self, provider_id: str) -> SignInProvider:
         client = self.providers.get(provider_id)
         if client is None:
             raise UnknownProvider("No such sign-in provider.")
@@ -189,7 +206,7 @@ class SocialSignIn:
         return flow
 
     async def _verified_identity(
-        self, client: ProviderClient, code: str, flow: PendingFlow
+        self, client: SignInProvider, code: str, flow: PendingFlow
     ) -> VerifiedIdentity:
         try:
             id_token = await client.exchange_code(code=code, code_verifier=flow.code_verifier)
@@ -270,8 +287,7 @@ class SocialSignIn:
 
     async def unlink(self, *, user_id: str, identity_id: str) -> None:
         # Serialised per user, so two unlinks at once cannot both see "another one is left".
-        lock = self.redis.lock(f"auth:oidc:unlink:{{{user_id}}}", timeout=UNLINK_LOCK_SECONDS)
-        async with lock:
+        async with self.lock_user(user_id):
             identities = await self.identities.list(user_id=user_id)
             if not any(identity.id == identity_id for identity in identities):
                 raise IdentityNotFound("No such linked account.")

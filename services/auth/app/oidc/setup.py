@@ -1,7 +1,7 @@
 """Social sign-in's clients, opened and closed with the auth service's lifespan."""
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from redis.asyncio import Redis
 
@@ -9,8 +9,17 @@ from services.auth.app.config import Settings
 from services.auth.app.oidc.flows import PendingFlows
 from services.auth.app.oidc.identities import IdentityStore
 from services.auth.app.oidc.provider import ProviderClient, open_http_client
-from services.auth.app.oidc.service import SocialSignIn
+from services.auth.app.oidc.service import SocialSignIn, UserLock
 from services.auth.app.service import AuthService
+
+UNLINK_LOCK_SECONDS = 10
+
+
+def redis_user_lock(redis: Redis) -> UserLock:
+    def lock(user_id: str) -> AbstractAsyncContextManager[object]:
+        return redis.lock(f"auth:oidc:unlink:{{{user_id}}}", timeout=UNLINK_LOCK_SECONDS)
+
+    return lock
 
 
 @asynccontextmanager
@@ -37,6 +46,6 @@ async def open_social_sign_in(
             identities=identities,
             users=accounts.users,
             accounts=accounts,
-            redis=redis,
+            lock_user=redis_user_lock(redis),
             metrics=accounts.metrics,
         )
