@@ -9,7 +9,7 @@ import logging
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -53,7 +53,6 @@ IDENTITY_PREFIXES = (b"x-taskstream-", b"x-user-", b"x-auth-", b"x-identity")
 # uvicorn and the request-context middleware add their own; the upstream's would be duplicates.
 DROPPED_RESPONSE = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
 LOCATION_FIELDS = frozenset({b"location", b"content-location"})
-Origin = tuple[str, int]  # host, port of the replica that answered
 CLIENT_CLOSED = 499  # nginx's status for a client that closed before its request was whole
 
 
@@ -110,39 +109,23 @@ def forwarded_request_headers(
     return kept
 
 
-def returned_response_headers(
-    headers: Iterable[tuple[bytes, bytes]], *, upstream: Origin
-) -> RawHeaders:
+def returned_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     lowered = [(k.lower(), v) for k, v in headers]
     listed = connection_listed(lowered)
     return [
-        (k, public_location(v, upstream=upstream) if k in LOCATION_FIELDS else v)
+        (k, public_location(v) if k in LOCATION_FIELDS else v)
         for k, v in lowered
         if k not in DROPPED_RESPONSE and k not in listed
     ]
 
 
-def public_location(value: bytes, *, upstream: Origin) -> bytes:
-    """An upstream's absolute URL names its internal host and port: keep the path only.
-
-    A URL elsewhere (an OpenID provider's sign-in page) is where the client must go: kept.
-    """
+def public_location(value: bytes) -> bytes:
+    """An upstream's absolute URL names its internal host and port: keep the path only."""
     parts = urlsplit(value.decode("latin-1"))
     if not (parts.scheme or parts.netloc):
         return value
-    if parts.netloc and not names_origin(parts, upstream):
-        return value
     path = parts.path if parts.path.startswith("/") else "/" + parts.path
     return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
-
-
-def names_origin(parts: SplitResult, origin: Origin) -> bool:
-    default_port = 443 if parts.scheme == "https" else 80
-    try:
-        port = parts.port or default_port
-    except ValueError:  # not a port: not an address of ours either
-        return False
-    return ((parts.hostname or "").lower(), port) == (origin[0].lower(), origin[1])
 
 
 def request_header(scope: Scope, name: bytes) -> str | None:
@@ -281,8 +264,7 @@ class ProxyMiddleware:
             await (until_client_leaves(relay, receive) if target.stream else relay)
 
     async def _relay(self, response: aiohttp.ClientResponse, send: Send, extra: RawHeaders) -> None:
-        upstream = (response.url.host or "", response.url.port or 0)
-        headers = returned_response_headers(response.raw_headers, upstream=upstream)
+        headers = returned_response_headers(response.raw_headers)
         await send(
             {"type": "http.response.start", "status": response.status, "headers": headers + extra}
         )

@@ -63,35 +63,17 @@ def test_credentials_go_to_auth_alone(service: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("location", "upstream", "public"),
+    ("location", "public"),
     [
-        (b"http://127.0.0.1:8002/api/v1/tasks", ("127.0.0.1", 8002), b"/api/v1/tasks"),
-        (b"https://tasks:8000/api/v1/tasks/1?x=1", ("tasks", 8000), b"/api/v1/tasks/1?x=1"),
-        (b"//127.0.0.1:8002/api/v1/tasks", ("127.0.0.1", 8002), b"/api/v1/tasks"),
-        (b"http://TASKS/api/v1/tasks", ("tasks", 80), b"/api/v1/tasks"),
-        (b"/api/v1/tasks/abc", ("127.0.0.1", 8002), b"/api/v1/tasks/abc"),
+        (b"http://127.0.0.1:8002/api/v1/tasks", b"/api/v1/tasks"),
+        (b"https://tasks:8000/api/v1/tasks/1?x=1", b"/api/v1/tasks/1?x=1"),
+        (b"//127.0.0.1:8002/api/v1/tasks", b"/api/v1/tasks"),
+        (b"/api/v1/tasks/abc", b"/api/v1/tasks/abc"),
     ],
 )
-def test_an_upstream_location_never_names_its_host(
-    location: bytes, upstream: tuple[str, int], public: bytes
-) -> None:
-    assert public_location(location, upstream=upstream) == public
-    assert returned_response_headers([(b"Location", location)], upstream=upstream) == [
-        (b"location", public)
-    ]
-
-
-@pytest.mark.parametrize(
-    "location",
-    [
-        b"https://accounts.google.com/o/oauth2/v2/auth?client_id=x&state=s",
-        b"http://127.0.0.1:8070/google/authorize?state=s",  # same host, another port
-        b"http://127.0.0.1:notaport/x",
-    ],
-)
-def test_a_location_elsewhere_is_where_the_client_must_go(location: bytes) -> None:
-    # Social sign-in: auth redirects the browser to its OpenID provider.
-    assert public_location(location, upstream=("127.0.0.1", 8001)) == location
+def test_an_upstream_location_never_names_its_host(location: bytes, public: bytes) -> None:
+    assert public_location(location) == public
+    assert returned_response_headers([(b"Location", location)]) == [(b"location", public)]
 
 
 def test_a_trailing_slash_is_never_forwarded() -> None:
@@ -116,7 +98,7 @@ def test_response_hop_by_hop_fields_and_duplicates_of_ours_are_dropped() -> None
         (b"Server", b"uvicorn"),
         (b"ETag", b'"3"'),
     ]
-    assert returned_response_headers(upstream, upstream=("127.0.0.1", 8002)) == [
+    assert returned_response_headers(upstream) == [
         (b"content-type", b"application/json"),
         (b"etag", b'"3"'),
     ]
