@@ -9,8 +9,8 @@ from pathlib import Path
 from yarl import URL
 
 from bench.http_client import HTTP_ERRORS, Http
+from deploy.local.system import System
 from shared.identity import IDENTITY_HEADER, Identity, sign_identity
-from tests.integration.harness import System
 
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
 LOGIN_ATTEMPTS = 4

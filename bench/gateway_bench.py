@@ -6,8 +6,8 @@ from bench.client import Bench, create_task
 from bench.nginx import Nginx
 from bench.stats import median_of_rounds
 from bench.wrk import WrkRun, run_wrk
+from deploy.local.system import free_port
 from shared.identity import IDENTITY_HEADER
-from tests.integration.harness import free_port
 
 # A pool of connections per wrk run big enough to saturate two cores; the half-load runs use
 # fewer, each pausing between requests so that the rate, not the concurrency, is fixed.

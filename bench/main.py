@@ -36,7 +36,7 @@ from bench.kafka import delete_topics
 from bench.profiles import PROFILE_INTRO, profile_missed_goals
 from deploy.local import testrun
 from deploy.local.services import REPO
-from tests.integration.harness import System
+from deploy.local.system import System
 
 Benchmark = Callable[[Bench], Awaitable[dict[str, object]]]
 # The write-heavy benchmarks go last: open-loop writes beyond what tasks on FerretDB sustains,

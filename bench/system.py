@@ -1,7 +1,8 @@
 """The system under benchmark: the dev stack plus this run's own service processes.
 
-The processes, their settings and replicas come from the integration-test harness, so a
-benchmark measures exactly what the tests exercise; only the database, topic and limits differ.
+The processes, their settings and replicas come from ``deploy/local/system.py``, the same
+definition ``make run`` and the integration tests use, so a benchmark measures exactly what
+the tests exercise; only the database, topic and limits differ.
 """
 
 import os
@@ -17,7 +18,7 @@ from pymongo import MongoClient
 
 from deploy.local._stack_config import StackConfig
 from deploy.local.services import REPO, ServiceProcess
-from tests.integration.harness import System, run_env
+from deploy.local.system import BACKENDS, System, isolated_env
 
 LOG_DIR = REPO / ".local" / "bench" / "logs"
 STACK = [sys.executable, str(REPO / "deploy" / "local" / "stack.py")]
@@ -62,13 +63,10 @@ def stack_down_started_only() -> None:
 
 
 def bench_env(run_id: str, work_dir: Path) -> dict[str, str]:
-    env = run_env(run_id, work_dir)
-    mongo_base = env["MONGODB_URL"].rsplit("/", 1)[0]
     return {
-        **env,
-        "MONGODB_URL": f"{mongo_base}/taskstream_bench_{run_id}",
-        "KAFKA_TASK_EVENTS_TOPIC": f"task-events-bench-{run_id}",
+        **isolated_env(run_id, work_dir, kind="bench"),
         "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS": UNLIMITED,
+        "GATEWAY_INVALID_CREDENTIALS_PER_ADDRESS": UNLIMITED,
         "GATEWAY_PUBLIC_RATE_PER_SECOND": UNLIMITED,
         "GATEWAY_PUBLIC_BURST": UNLIMITED,
         "GATEWAY_USER_RATE_PER_SECOND": UNLIMITED,
@@ -79,9 +77,8 @@ def bench_env(run_id: str, work_dir: Path) -> dict[str, str]:
 def add(
     system: System, name: str, *, extra_env: Mapping[str, str] | None = None, ready: bool = True
 ) -> ServiceProcess:
-    """``System.add``, but logging to the bench's own directory, away from the test logs."""
-    proc = system.add(name, extra_env=extra_env, start=False)
-    proc.log_dir = LOG_DIR
+    """One more replica of ``name``; ``ready=False`` returns as soon as it is started."""
+    proc = system.plan(name, extra_env=extra_env)
     proc.start()
     if ready:
         proc.wait_ready()
@@ -91,11 +88,10 @@ def add(
 def start(work_dir: Path) -> System:
     # Only the latest run's logs are kept: each run writes tens of megabytes.
     shutil.rmtree(LOG_DIR, ignore_errors=True)
-    system = System(env=bench_env(secrets.token_hex(4), work_dir), work_dir=work_dir)
+    env = bench_env(secrets.token_hex(4), work_dir)
+    system = System(env=env, work_dir=work_dir, log_dir=LOG_DIR)
     try:
-        for name in ("auth", "tasks", "search"):
-            add(system, name)
-        add(system, "gateway", extra_env=system.gateway_env())
+        system.start(dict.fromkeys(BACKENDS, 1))
     except BaseException:
         system.stop()
         raise

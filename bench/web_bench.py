@@ -14,8 +14,8 @@ import subprocess
 from pathlib import Path
 
 from bench.client import Bench
+from deploy.local.seed import scale_account
 from deploy.local.services import REPO
-from tests.integration.test_web import scale_account
 
 WEB = REPO / "web"
 LIGHTHOUSE_VERSION = "12.8.2"  # 13 needs Node 22

@@ -4,7 +4,9 @@ Order: ``stack.py up`` (Kafka, FerretDB, Redis, the OpenID provider), secrets fr
 ``.local/secrets.env`` (made once), the first replica of each backend (it creates shared state
 such as auth's signing keys once), the other replicas, then the gateway with every replica's
 URL; auth signs in with two providers ("Google", "GitHub") on the stack's OpenID provider.
-Ctrl-C or SIGTERM stops the services, then whatever ``stack.py up`` started. Environment
+The processes, their environment and start order come from ``system.py``, as for the tests
+and benchmarks. A service that exits is restarted with backoff (1 s, doubling to 30 s) and
+reported. Ctrl-C or SIGTERM stops the services, then whatever ``stack.py up`` started. Environment
 variables the user sets win over every default here, so ``LOG_LEVEL=DEBUG make run`` or
 another ``MONGODB_URL`` just work.
 """
@@ -14,23 +16,21 @@ import os
 import secrets
 import shlex
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from deploy.local.services import DEFAULT_PORTS, REPO, ServiceProcess, stop_all
+from deploy.local.services import DEFAULT_PORTS, REPO, ServiceProcess
+from deploy.local.system import BACKENDS, Supervisor, System, local_defaults
 
 LOCAL = REPO / ".local"
 SECRETS_FILE = LOCAL / "secrets.env"
 RUN_DIR = LOCAL / "run"
 LOG_DIR = LOCAL / "logs"
-BACKENDS = ("auth", "tasks", "search")
 REPLICA_PORT_STEP = 10
 CANARY_PORT_OFFSET = 5  # canary replica n of tasks: 8007 + 10 n
 MAX_REPLICAS = 9
@@ -123,83 +123,37 @@ def base_env(
     secret_values: Mapping[str, str],
 ) -> dict[str, str]:
     """Localhost defaults, then the stack's addresses and the secrets, then the user's values."""
-    defaults = {
-        "AUTH_KEYS_DIR": str(RUN_DIR / "auth-keys"),
-        "AUTH_COOKIE_SECURE": "false",  # plain http on localhost; production keeps Secure
-        **local_oidc_settings(environ, stack_settings),
-    }
+    defaults = {**local_defaults(RUN_DIR), **local_oidc_settings(environ, stack_settings)}
     return {**defaults, **stack_settings, **secret_values, **environ}
 
 
-def backend_processes(env: Mapping[str, str]) -> dict[str, list[ServiceProcess]]:
-    if replica_count(env, "search") > 1 and "SEARCH_INDEX_DIR" in env:
-        raise SystemExit("SEARCH_INDEX_DIR names one index; unset it to run search replicas")
-    return {
-        name: [replica(env, name, n) for n in range(replica_count(env, name))] for name in BACKENDS
-    }
-
-
-def replica(env: Mapping[str, str], name: str, n: int, *, canary: bool = False) -> ServiceProcess:
-    own_env = dict(env)
-    if name == "search":  # every search replica builds and serves its own index copy
-        index = f"search-canary-{n}" if canary else f"search-{n}"
-        own_env.setdefault("SEARCH_INDEX_DIR", str(RUN_DIR / index))
-    port = replica_port(env, name, n) + (CANARY_PORT_OFFSET if canary else 0)
-    return ServiceProcess(name, port, own_env, LOG_DIR, replica=n)
-
-
-def canary_processes(env: Mapping[str, str]) -> dict[str, list[ServiceProcess]]:
+def canary_counts(env: Mapping[str, str]) -> dict[str, int]:
     """``<SERVICE>_CANARY_REPLICAS`` (0-9, default 0) canary replicas, on port + 5 + 10 n."""
     counts = {name: env.get(f"{name.upper()}_CANARY_REPLICAS", "0") for name in BACKENDS}
     for name, raw in counts.items():
         if not raw.isdigit() or int(raw) > MAX_REPLICAS:
             raise SystemExit(f"{name.upper()}_CANARY_REPLICAS must be a number from 0 to 9")
-    return {
-        name: [replica(env, name, n, canary=True) for n in range(int(raw))]
-        for name, raw in counts.items()
-        if int(raw)
-    }
+    return {name: int(raw) for name, raw in counts.items()}
 
 
-def gateway_process(
-    env: Mapping[str, str],
-    backends: Mapping[str, Sequence[ServiceProcess]],
-    canaries: Mapping[str, Sequence[ServiceProcess]] | None = None,
-) -> ServiceProcess:
-    upstreams = {
-        f"GATEWAY_{name.upper()}_{kind}URLS": ",".join(proc.url for proc in procs)
-        for kind, pools in (("", backends), ("CANARY_", canaries or {}))
-        for name, procs in pools.items()
-    }
-    return ServiceProcess("gateway", replica_port(env, "gateway", 0), {**upstreams, **env}, LOG_DIR)
+def plan_system(env: Mapping[str, str]) -> System:
+    """``make run``'s system (``deploy/local/system.py``) on the contract's ports: replica n
+    of a service on its port + 10 n, canary n on port + 5 + 10 n; nothing started yet."""
+    replicas = {name: replica_count(env, name) for name in BACKENDS}
+    if replicas["search"] > 1 and "SEARCH_INDEX_DIR" in env:
+        raise SystemExit("SEARCH_INDEX_DIR names one index; unset it to run search replicas")
+
+    def port(name: str, replica: int, canary: bool) -> int:
+        return replica_port(env, name, replica) + (CANARY_PORT_OFFSET if canary else 0)
+
+    system = System(env=dict(env), work_dir=RUN_DIR, log_dir=LOG_DIR, ports=port)
+    system.free_ops_port = False  # the gateway's ops listener keeps its default, 8090
+    system.plan_all(replicas, canary_counts(env))
+    return system
 
 
-def port_taken(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def start_and_wait(processes: Sequence[ServiceProcess]) -> None:
-    """Start a batch together, then wait for each; progress goes to the terminal."""
-    for proc in processes:
-        if port_taken(proc.port):
-            raise RuntimeError(f"port {proc.port} for {proc.name} is already in use")
-        proc.start()
-    for proc in processes:
-        started = time.monotonic()
-        proc.wait_ready(timeout=READY_TIMEOUT_SECONDS)
-        print(f"    {proc.name:8} {proc.url} ready ({time.monotonic() - started:.1f}s)", flush=True)
-
-
-def start_services(env: Mapping[str, str], started: list[ServiceProcess]) -> None:
-    """Start everything, appending to ``started`` as it goes so a failure can still clean up."""
-    backends, canaries = backend_processes(env), canary_processes(env)
-    first = [procs[0] for procs in backends.values()]
-    extra = [proc for procs in backends.values() for proc in procs[1:]]
-    extra += [proc for procs in canaries.values() for proc in procs]
-    for batch in (first, extra, [gateway_process(env, backends, canaries)]):
-        started.extend(batch)
-        start_and_wait(batch)
+def say(line: str) -> None:
+    print(line, flush=True)
 
 
 def print_banner(gateway: ServiceProcess) -> None:
@@ -213,27 +167,13 @@ def print_banner(gateway: ServiceProcess) -> None:
     )
 
 
-def watch(processes: Sequence[ServiceProcess]) -> int:
-    """Report any service that dies; the gateway dying ends the run (nothing is reachable)."""
-    reported: set[int] = set()
-    while True:
-        time.sleep(1.0)
-        for proc in processes:
-            if proc.port in reported or proc.alive():
-                continue
-            reported.add(proc.port)
-            code = proc.process.returncode if proc.process else None
-            print(f"!! {proc.name}:{proc.port} exited ({code}); see {proc.log_path}", flush=True)
-            if proc.name == "gateway":
-                return 1
-
-
-def shut_down(processes: Sequence[ServiceProcess]) -> None:
+def shut_down(system: System | None) -> None:
     # A second Ctrl-C must not cut the clean-up short and leave strays behind.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print("==> stopping services", flush=True)
-    stop_all(list(processes))
+    if system is not None:
+        system.stop()
     print("==> stopping what stack.py up started", flush=True)
     stack("down", "--started-only", env=os.environ)
 
@@ -243,7 +183,7 @@ def run() -> int:
     # explicitly because a shell that starts us in the background leaves it ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.default_int_handler)
-    processes: list[ServiceProcess] = []
+    system: System | None = None
     try:
         print(
             "==> infrastructure: stack.py up (Kafka, FerretDB, Redis, OpenID provider)", flush=True
@@ -257,9 +197,12 @@ def run() -> int:
             secret_values=load_or_create_secrets(SECRETS_FILE),
         )
         print("==> services", flush=True)
-        start_services(env, processes)
-        print_banner(processes[-1])
-        return watch(processes)
+        system = plan_system(env)
+        system.start_planned(report=say, ready_timeout=READY_TIMEOUT_SECONDS)
+        print_banner(system.one("gateway"))
+        # A service that exits is restarted with backoff, and said so, until Ctrl-C.
+        Supervisor(system.all_processes(), report=say).run()
+        return 0
     except KeyboardInterrupt:
         print("\n==> stop requested", flush=True)
         return 0
@@ -267,7 +210,7 @@ def run() -> int:
         print(f"!! {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        shut_down(processes)
+        shut_down(system)
 
 
 if __name__ == "__main__":

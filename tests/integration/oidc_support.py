@@ -146,7 +146,13 @@ def start_oidc_system(system: System) -> Iterator[OidcSystem]:
         "AUTH_RECENT_SIGN_IN_SECONDS": str(RECENT_SIGN_IN_SECONDS),
     }
     auth = ServiceProcess("auth", free_port(), auth_env, LOG_DIR)
-    gateway_env = {**system.env, **system.gateway_env(), "GATEWAY_AUTH_URLS": auth.url}
+    gateway_env = {
+        **system.env,
+        **system.gateway_env(),
+        "GATEWAY_AUTH_URLS": auth.url,
+        # Not the default 8090: other test runs on this machine have gateways too.
+        "GATEWAY_OPS_PORT": str(free_port()),
+    }
     gateway = ServiceProcess("gateway", gateway_port, gateway_env, LOG_DIR)
     try:
         for proc in (auth, gateway):

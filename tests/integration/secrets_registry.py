@@ -29,6 +29,8 @@ LOG_OFFSETS_AT_START: dict[Path, int] = {
 RETIRED_PROCESSES: list[ServiceProcess] = []
 TOKEN_FIELDS = ("access_token", "refresh_token", "key")
 SECRET_COOKIES = ("refresh_token",)
+# Where tokens and keys are issued; elsewhere a "key" is a name (an OFREP flag's, say).
+AUTH_PATHS = ("/api/v1/auth/",)
 
 
 def retire(system: System, *processes: ServiceProcess) -> None:
@@ -53,7 +55,7 @@ async def _record_issued_secrets(response: httpx.Response) -> None:
         body = response.json()
     except ValueError:
         return
-    if isinstance(body, dict):
+    if isinstance(body, dict) and response.request.url.path.startswith(AUTH_PATHS):
         remember(*(str(body[name]) for name in TOKEN_FIELDS if isinstance(body.get(name), str)))
 
 

@@ -73,6 +73,17 @@ class Settings(ServiceSettings):
     # The web app's build (``npm run build`` in web/), served at ``/``; see webapp.py.
     web_dist_dir: Path = Path(__file__).resolve().parents[3] / "web" / "dist"
 
+    def upstream_urls(self) -> list[str]:
+        """Every replica URL the gateway may forward to, stable and canary."""
+        return [
+            *self.auth_urls,
+            *self.tasks_urls,
+            *self.search_urls,
+            *self.auth_canary_urls,
+            *self.tasks_canary_urls,
+            *self.search_canary_urls,
+        ]
+
     @field_validator(
         "auth_urls", "tasks_urls", "search_urls", "cors_origins", "trusted_proxies", mode="before"
     )

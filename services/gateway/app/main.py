@@ -40,7 +40,7 @@ from services.gateway.app.ops import ops_listener
 from services.gateway.app.pool_metrics import PoolMetrics
 from services.gateway.app.pools import PoolRouter, build_canary_pools, thresholds
 from services.gateway.app.profiles import ProfileCache, fetch_from_auth
-from services.gateway.app.proxy import ProxyMiddleware, Runtime, RuntimeHolder
+from services.gateway.app.proxy import ProxyMiddleware, Runtime, RuntimeHolder, internal_hosts
 from services.gateway.app.ratelimit import Policy
 from services.gateway.app.routes import ROUTERS
 from services.gateway.app.routes.docs import ASSETS
@@ -177,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 body_read_timeout_seconds=settings.body_read_timeout_seconds,
                 trusted_proxies=parse_networks(settings.trusted_proxies),
                 pools=pools,
+                internal_hosts=internal_hosts(settings.upstream_urls()),
             )
             app.state.gatekeeper = holder.runtime.gatekeeper
             app.state.profiles = ProfileCache(fetch_from_auth(upstreams, secret=secret))

@@ -67,6 +67,8 @@ class Runtime:
     body_read_timeout_seconds: float
     trusted_proxies: Sequence[Network]
     pools: PoolRouter  # stable or canary replicas per request (pools.py)
+    # host:port of every upstream replica: a Location naming one is cut to its path.
+    internal_hosts: frozenset[str] = frozenset()
 
 
 class RuntimeHolder:
@@ -109,20 +111,28 @@ def forwarded_request_headers(
     return kept
 
 
-def returned_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
+def returned_response_headers(
+    headers: Iterable[tuple[bytes, bytes]], internal_hosts: frozenset[str]
+) -> RawHeaders:
     lowered = [(k.lower(), v) for k, v in headers]
     listed = connection_listed(lowered)
     return [
-        (k, public_location(v) if k in LOCATION_FIELDS else v)
+        (k, public_location(v, internal_hosts) if k in LOCATION_FIELDS else v)
         for k, v in lowered
         if k not in DROPPED_RESPONSE and k not in listed
     ]
 
 
-def public_location(value: bytes) -> bytes:
-    """An upstream's absolute URL names its internal host and port: keep the path only."""
+def internal_hosts(urls: Iterable[str]) -> frozenset[str]:
+    """``host:port`` of each upstream URL, as a Location would name it."""
+    return frozenset(urlsplit(url).netloc.lower() for url in urls)
+
+
+def public_location(value: bytes, internal_hosts: frozenset[str]) -> bytes:
+    """An upstream's own absolute URL names its internal host and port: keep the path only.
+    Any other absolute URL (an identity provider's authorize page) is where the client goes."""
     parts = urlsplit(value.decode("latin-1"))
-    if not (parts.scheme or parts.netloc):
+    if not (parts.scheme or parts.netloc) or parts.netloc.lower() not in internal_hosts:
         return value
     path = parts.path if parts.path.startswith("/") else "/" + parts.path
     return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
@@ -260,11 +270,17 @@ class ProxyMiddleware:
             body=body,
             stream=target.stream,
         ) as response:
-            relay = self._relay(response, send, limit_headers)
+            relay = self._relay(response, send, limit_headers, runtime.internal_hosts)
             await (until_client_leaves(relay, receive) if target.stream else relay)
 
-    async def _relay(self, response: aiohttp.ClientResponse, send: Send, extra: RawHeaders) -> None:
-        headers = returned_response_headers(response.raw_headers)
+    async def _relay(
+        self,
+        response: aiohttp.ClientResponse,
+        send: Send,
+        extra: RawHeaders,
+        internal: frozenset[str],
+    ) -> None:
+        headers = returned_response_headers(response.raw_headers, internal)
         await send(
             {"type": "http.response.start", "status": response.status, "headers": headers + extra}
         )

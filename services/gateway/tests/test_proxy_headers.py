@@ -4,6 +4,7 @@ import pytest
 
 from services.gateway.app.proxy import (
     forwarded_request_headers,
+    internal_hosts,
     public_location,
     returned_response_headers,
 )
@@ -62,6 +63,9 @@ def test_credentials_go_to_auth_alone(service: str) -> None:
     assert forwarded["content-type"] == "application/json"
 
 
+INTERNAL = internal_hosts(["http://127.0.0.1:8002", "https://tasks:8000", "http://127.0.0.1:8001"])
+
+
 @pytest.mark.parametrize(
     ("location", "public"),
     [
@@ -72,8 +76,21 @@ def test_credentials_go_to_auth_alone(service: str) -> None:
     ],
 )
 def test_an_upstream_location_never_names_its_host(location: bytes, public: bytes) -> None:
-    assert public_location(location) == public
-    assert returned_response_headers([(b"Location", location)]) == [(b"location", public)]
+    assert public_location(location, INTERNAL) == public
+    assert returned_response_headers([(b"Location", location)], INTERNAL) == [(b"location", public)]
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        b"https://accounts.example.test/authorize?client_id=x&state=y",
+        b"http://127.0.0.1:8070/google/authorize?response_type=code",
+        b"https://app.example.test/tasks",
+    ],
+)
+def test_a_location_outside_the_upstreams_is_passed_on(location: bytes) -> None:
+    # Social sign-in redirects the browser to its identity provider: that URL must survive.
+    assert public_location(location, INTERNAL) == location
 
 
 def test_a_trailing_slash_is_never_forwarded() -> None:
@@ -98,7 +115,7 @@ def test_response_hop_by_hop_fields_and_duplicates_of_ours_are_dropped() -> None
         (b"Server", b"uvicorn"),
         (b"ETag", b'"3"'),
     ]
-    assert returned_response_headers(upstream) == [
+    assert returned_response_headers(upstream, INTERNAL) == [
         (b"content-type", b"application/json"),
         (b"etag", b'"3"'),
     ]
