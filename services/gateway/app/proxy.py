@@ -145,6 +145,27 @@ def request_header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+# Lingering close, as nginx does: the rest of an oversized body is read (up to these bounds)
+# before the 413 and the close, else the close resets a client that is still sending and the
+# answer is lost in transit.
+DRAIN_MAX_BYTES = 4 * 1024 * 1024
+DRAIN_SECONDS = 1.0
+
+
+async def drain(receive: Receive) -> None:
+    """Read and drop what the client is still sending, within ``DRAIN_*``."""
+    drained = 0
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while drained <= DRAIN_MAX_BYTES:
+                message = await receive()
+                if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                    return
+                drained += len(message.get("body", b""))
+    except TimeoutError:
+        return
+
+
 class ClientGone(Exception):
     """The client disconnected before its request was complete: there is no one to answer."""
 
@@ -216,6 +237,9 @@ class ProxyMiddleware:
             # Nobody reads this; it labels the access log and metrics as nginx does, not 500.
             await send({"type": "http.response.start", "status": CLIENT_CLOSED, "headers": []})
             await send({"type": "http.response.body", "body": b""})
+        except BodyTooLarge as exc:
+            await drain(receive)
+            await send_problem(send, exc, limit_headers + closing_after(exc))
         except DomainError as exc:
             await send_problem(send, exc, limit_headers + closing_after(exc))
 

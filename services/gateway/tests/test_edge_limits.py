@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.types import Message
 
+from services.gateway.app import proxy
 from services.gateway.app.addresses import client_address, parse_networks
 from services.gateway.app.client import ConnectionBudget
 from services.gateway.app.errors import (
@@ -20,7 +21,7 @@ from services.gateway.app.errors import (
 )
 from services.gateway.app.failures import InvalidCredentialThrottle
 from services.gateway.app.metrics import GatewayMetrics
-from services.gateway.app.proxy import ClientGone, check_scope, read_body
+from services.gateway.app.proxy import ClientGone, check_scope, drain, read_body
 from services.gateway.app.ratelimit import Decision, Policy
 from services.gateway.app.routing import resolve
 from services.gateway.app.service import Admission
@@ -89,6 +90,23 @@ async def test_a_disconnect_or_a_stall_is_never_a_body() -> None:
         )
     with pytest.raises(BodyTimeout):
         await read_body(receiver(body(b"ab", True), stall=True), limit=9, within_seconds=0.05)
+
+
+async def test_the_rest_of_an_oversized_body_is_drained_within_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # All of it when it ends soon: the client then reads the 413 instead of a reset.
+    rest = [body(b"x" * 10, True), body(b"x" * 10, True), body(b"")]
+    receive = receiver(*rest, body(b"never read"))
+    await drain(receive)
+    assert await receive() == body(b"never read")
+    # At most DRAIN_MAX_BYTES of an endless body, and never longer than DRAIN_SECONDS.
+    monkeypatch.setattr(proxy, "DRAIN_MAX_BYTES", 25)
+    endless = receiver(*(body(b"x" * 10, True) for _ in range(10)))
+    await drain(endless)
+    assert len([await endless() for _ in range(7)]) == 7
+    monkeypatch.setattr(proxy, "DRAIN_SECONDS", 0.05)
+    await drain(receiver(body(b"x", True), stall=True))
 
 
 async def test_waiting_for_a_connection_has_a_deadline() -> None:
