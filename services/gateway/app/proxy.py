@@ -109,20 +109,24 @@ def forwarded_request_headers(
     return kept
 
 
-def returned_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
+def returned_response_headers(
+    headers: Iterable[tuple[bytes, bytes]], *, upstream: str
+) -> RawHeaders:
+    """The upstream's response fields for the client; ``upstream`` is the answering host:port."""
     lowered = [(k.lower(), v) for k, v in headers]
     listed = connection_listed(lowered)
     return [
-        (k, public_location(v) if k in LOCATION_FIELDS else v)
+        (k, public_location(v, upstream=upstream) if k in LOCATION_FIELDS else v)
         for k, v in lowered
         if k not in DROPPED_RESPONSE and k not in listed
     ]
 
 
-def public_location(value: bytes) -> bytes:
-    """An upstream's absolute URL names its internal host and port: keep the path only."""
+def public_location(value: bytes, *, upstream: str) -> bytes:
+    """A URL naming the upstream's internal host and port keeps its path only; a URL of
+    another site (social sign-in's redirect to the OpenID provider) is relayed as it is."""
     parts = urlsplit(value.decode("latin-1"))
-    if not (parts.scheme or parts.netloc):
+    if not (parts.scheme or parts.netloc) or parts.netloc.lower() != upstream.lower():
         return value
     path = parts.path if parts.path.startswith("/") else "/" + parts.path
     return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
@@ -264,7 +268,8 @@ class ProxyMiddleware:
             await (until_client_leaves(relay, receive) if target.stream else relay)
 
     async def _relay(self, response: aiohttp.ClientResponse, send: Send, extra: RawHeaders) -> None:
-        headers = returned_response_headers(response.raw_headers)
+        upstream = urlsplit(str(response.url)).netloc
+        headers = returned_response_headers(response.raw_headers, upstream=upstream)
         await send(
             {"type": "http.response.start", "status": response.status, "headers": headers + extra}
         )

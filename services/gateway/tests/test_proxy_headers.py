@@ -63,17 +63,35 @@ def test_credentials_go_to_auth_alone(service: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("location", "public"),
+    ("location", "upstream", "public"),
     [
-        (b"http://127.0.0.1:8002/api/v1/tasks", b"/api/v1/tasks"),
-        (b"https://tasks:8000/api/v1/tasks/1?x=1", b"/api/v1/tasks/1?x=1"),
-        (b"//127.0.0.1:8002/api/v1/tasks", b"/api/v1/tasks"),
-        (b"/api/v1/tasks/abc", b"/api/v1/tasks/abc"),
+        (b"http://127.0.0.1:8002/api/v1/tasks", "127.0.0.1:8002", b"/api/v1/tasks"),
+        (b"https://tasks:8000/api/v1/tasks/1?x=1", "tasks:8000", b"/api/v1/tasks/1?x=1"),
+        (b"//127.0.0.1:8002/api/v1/tasks", "127.0.0.1:8002", b"/api/v1/tasks"),
+        (b"/api/v1/tasks/abc", "127.0.0.1:8002", b"/api/v1/tasks/abc"),
     ],
 )
-def test_an_upstream_location_never_names_its_host(location: bytes, public: bytes) -> None:
-    assert public_location(location) == public
-    assert returned_response_headers([(b"Location", location)]) == [(b"location", public)]
+def test_an_upstream_location_never_names_its_host(
+    location: bytes, upstream: str, public: bytes
+) -> None:
+    assert public_location(location, upstream=upstream) == public
+    relayed = returned_response_headers([(b"Location", location)], upstream=upstream)
+    assert relayed == [(b"location", public)]
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        b"https://accounts.google.com/o/oauth2/v2/auth?state=s&code_challenge=c",
+        # The local provider: same host as the upstream, another port, another site.
+        b"http://127.0.0.1:8070/google/authorize?state=s",
+    ],
+)
+def test_a_location_of_another_site_is_relayed_as_is(location: bytes) -> None:
+    """Social sign-in redirects the browser to the OpenID provider: a path alone would send it
+    to the gateway instead."""
+    relayed = returned_response_headers([(b"Location", location)], upstream="127.0.0.1:8001")
+    assert relayed == [(b"location", location)]
 
 
 def test_a_trailing_slash_is_never_forwarded() -> None:
@@ -98,7 +116,7 @@ def test_response_hop_by_hop_fields_and_duplicates_of_ours_are_dropped() -> None
         (b"Server", b"uvicorn"),
         (b"ETag", b'"3"'),
     ]
-    assert returned_response_headers(upstream) == [
+    assert returned_response_headers(upstream, upstream="127.0.0.1:8002") == [
         (b"content-type", b"application/json"),
         (b"etag", b'"3"'),
     ]
