@@ -97,7 +97,7 @@ export function LinkedAccounts() {
           </ul>
         </>
       )}
-      {unlinked.length > 0 && (
+      {identities.data && unlinked.length > 0 && (
         <div className="stack">
           <h3>{items.length ? 'Link another account' : 'Link an account'}</h3>
           <ErrorMessage error={link.error} />
@@ -109,7 +109,10 @@ export function LinkedAccounts() {
                 className="secondary"
                 disabled={link.isPending}
                 onClick={() =>
-                  link.mutate({ provider: provider.id, returnTo: `${HERE}?linked=${provider.id}` })
+                  link.mutate({
+                    provider: provider.id,
+                    returnTo: `${HERE}?linked=${encodeURIComponent(provider.id)}`,
+                  })
                 }
               >
                 Link {provider.name}
