@@ -13,6 +13,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,37 +114,40 @@ class OidcSystem:
         return self.gateway.url
 
 
-def providers_setting(forge: Forge) -> str:
-    def entry(provider_id: str, name: str, issuer: str) -> dict[str, str]:
-        return {
-            "id": provider_id,
-            "name": name,
-            "issuer": issuer,
-            "client_id": f"taskstream-{provider_id}",
-            "client_secret": secrets.token_urlsafe(24),
-        }
+def provider_entry(provider_id: str, name: str, issuer: str) -> dict[str, str]:
+    return {
+        "id": provider_id,
+        "name": name,
+        "issuer": issuer,
+        "client_id": f"taskstream-{provider_id}",
+        "client_secret": secrets.token_urlsafe(24),
+    }
 
+
+def stack_providers() -> list[dict[str, str]]:
+    """``google`` and ``github``: two issuers of the stack's real provider, as ``make run`` has."""
     base = provider_url()
-    return json.dumps(
-        [
-            entry("google", "Google", f"{base}/google"),
-            entry("github", "GitHub", f"{base}/github"),
-            entry("forge", "Forge", forge.issuer),
-        ]
-    )
+    return [
+        provider_entry("google", "Google", f"{base}/google"),
+        provider_entry("github", "GitHub", f"{base}/github"),
+    ]
 
 
-def start_oidc_system(system: System) -> Iterator[OidcSystem]:
-    forge = start_forge()
+def providers_setting(forge: Forge) -> str:
+    return json.dumps([*stack_providers(), provider_entry("forge", "Forge", forge.issuer)])
+
+
+@contextmanager
+def social_sign_in_pair(
+    system: System, *, providers: str, auth_settings: dict[str, str] | None = None
+) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
+    """An auth with ``AUTH_OIDC_PROVIDERS`` and a gateway in front of it: (auth, gateway)."""
     gateway_port = free_port()
     auth_env = {
         **system.env,
-        "AUTH_OIDC_PROVIDERS": providers_setting(forge),
+        "AUTH_OIDC_PROVIDERS": providers,
         "AUTH_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
-        # Every unknown kid refetches at once, so the rotation test needs no waiting.
-        "AUTH_OIDC_JWKS_MIN_REFETCH_SECONDS": "0",
-        # Short enough for one test to outwait, long enough for every flow on a busy machine.
-        "AUTH_RECENT_SIGN_IN_SECONDS": str(RECENT_SIGN_IN_SECONDS),
+        **(auth_settings or {}),
     }
     auth = ServiceProcess("auth", free_port(), auth_env, LOG_DIR)
     gateway_env = {
@@ -158,11 +162,27 @@ def start_oidc_system(system: System) -> Iterator[OidcSystem]:
         for proc in (auth, gateway):
             proc.start()
             proc.wait_ready()
-        yield OidcSystem(gateway, auth, forge, system.env["MONGODB_URL"])
+        yield auth, gateway
     finally:
         for proc in (gateway, auth):
             proc.stop()
             RETIRED_PROCESSES.append(proc)  # the log test reads their logs too
+
+
+def start_oidc_system(system: System) -> Iterator[OidcSystem]:
+    forge = start_forge()
+    auth_settings = {
+        # Every unknown kid refetches at once, so the rotation test needs no waiting.
+        "AUTH_OIDC_JWKS_MIN_REFETCH_SECONDS": "0",
+        # Short enough for one test to outwait, long enough for every flow on a busy machine.
+        "AUTH_RECENT_SIGN_IN_SECONDS": str(RECENT_SIGN_IN_SECONDS),
+    }
+    try:
+        with social_sign_in_pair(
+            system, providers=providers_setting(forge), auth_settings=auth_settings
+        ) as (auth, gateway):
+            yield OidcSystem(gateway, auth, forge, system.env["MONGODB_URL"])
+    finally:
         forge.server.shutdown()
         forge.server.server_close()
 

@@ -84,6 +84,7 @@ def test_an_upstream_location_never_names_its_host(location: bytes, public: byte
     "location",
     [
         b"https://accounts.example.test/authorize?client_id=x&state=y",
+        b"https://accounts.google.com/o/oauth2/v2/auth?state=s&code_challenge=c",
         b"http://127.0.0.1:8070/google/authorize?response_type=code",
         b"https://app.example.test/tasks",
     ],

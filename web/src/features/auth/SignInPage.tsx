@@ -1,14 +1,14 @@
 import { useState, type FormEvent } from 'react';
 import { Link, Navigate, useLocation, useNavigate, useSearchParams } from 'react-router';
 import { ErrorMessage } from '../../components/ErrorMessage';
-import { signIn, useOidcProviders } from './api';
+import { signIn } from './api';
 import { AuthLayout } from './AuthLayout';
+import { oidcErrorMessage } from './oidcErrors';
+import { SocialSignIn } from './SocialSignIn';
 import { useSessionStatus } from './useSessionStatus';
 
-const OIDC_ERRORS: Record<string, string> = {
-  account_exists:
-    'An account with this email already exists. Sign in, then link the provider in Settings.',
-};
+/** Where auth sends a failed link (it sends every failed callback to /signin?error=). */
+const ACCOUNTS_PAGE = '/settings/accounts';
 
 function returnPath(state: unknown): string {
   const from = (state as { from?: unknown } | null)?.from;
@@ -22,10 +22,18 @@ export function Component() {
   const [params] = useSearchParams();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const providers = useOidcProviders();
   const oidcError = params.get('error');
+  const returnTo = returnPath(location.state);
 
-  if (status === 'signed-in') return <Navigate to={returnPath(location.state)} replace />;
+  if (status === 'signed-in') {
+    // Signed in before this form was used (`busy` is set while it signs in): the failed
+    // callback was linking a provider, so the error is shown where linking began.
+    const to =
+      oidcError && !busy
+        ? `${ACCOUNTS_PAGE}?${new URLSearchParams({ error: oidcError }).toString()}`
+        : returnTo;
+    return <Navigate to={to} replace />;
+  }
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -34,7 +42,7 @@ export function Component() {
     setError(null);
     try {
       await signIn(String(form.get('email')), String(form.get('password')));
-      navigate(returnPath(location.state), { replace: true });
+      navigate(returnTo, { replace: true });
     } catch (caught) {
       setError(caught);
     } finally {
@@ -46,7 +54,7 @@ export function Component() {
     <AuthLayout title="Sign in">
       {oidcError && (
         <p role="alert" className="error">
-          {OIDC_ERRORS[oidcError] ?? 'Signing in with that provider did not work. Try again.'}
+          {oidcErrorMessage(oidcError)}
         </p>
       )}
       <form onSubmit={submit} className="stack">
@@ -63,20 +71,7 @@ export function Component() {
           Sign in
         </button>
       </form>
-      {providers.data?.map((provider) => (
-        <button
-          key={provider.id}
-          type="button"
-          className="secondary wide"
-          onClick={() =>
-            window.location.assign(
-              `/api/v1/auth/oidc/${encodeURIComponent(provider.id)}/authorize?return_to=/`,
-            )
-          }
-        >
-          Continue with {provider.name}
-        </button>
-      ))}
+      <SocialSignIn returnTo={returnTo} />
       <p className="muted">
         New here? <Link to="/register">Create account</Link>
       </p>

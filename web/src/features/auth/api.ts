@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { api, unwrap } from '../../lib/api/client';
 import { ApiError } from '../../lib/api/errors';
+import type { components } from '../../lib/api/schema';
 import { session } from '../../lib/api/session';
 
 export const authKeys = {
@@ -38,31 +39,28 @@ export function useMe() {
   });
 }
 
-export interface Provider {
-  id: string;
-  name: string;
-}
+export type Provider = components['schemas']['ProviderOut'];
 
-/**
- * Social sign-in providers. The route is newer than the generated types (OIDC lands in auth
- * separately), so the answer is checked at run time; a 404 means none are configured.
- */
+/** Social sign-in providers ("Continue with …"); none when auth has none configured. */
 export function useOidcProviders() {
   return useQuery({
     queryKey: authKeys.providers,
-    queryFn: async ({ signal }): Promise<Provider[]> => {
-      const response = await fetch('/api/v1/auth/oidc/providers', { signal });
-      if (!response.ok) return [];
-      const body: unknown = await response.json();
-      const items = (body as { items?: unknown }).items;
-      return Array.isArray(items) ? items.filter(isProvider) : [];
-    },
+    queryFn: async ({ signal }): Promise<Provider[]> =>
+      (await unwrap(api.GET('/api/v1/auth/oidc/providers', { signal }))).items,
     staleTime: 10 * 60_000,
     retry: (count, error) => !(error instanceof ApiError) && count < 1,
   });
 }
 
-function isProvider(value: unknown): value is Provider {
-  const item = value as Partial<Provider> | null;
-  return typeof item?.id === 'string' && typeof item.name === 'string';
+/**
+ * Sign in with a provider: a top-level navigation to auth's authorize step, which redirects to
+ * the provider and, after its callback, to `returnTo` with the session cookies set.
+ */
+export function continueWithProvider(providerId: string, returnTo: string): void {
+  window.location.assign(authorizeUrl(providerId, returnTo));
+}
+
+export function authorizeUrl(providerId: string, returnTo: string): string {
+  const query = new URLSearchParams({ return_to: returnTo });
+  return `/api/v1/auth/oidc/${encodeURIComponent(providerId)}/authorize?${query.toString()}`;
 }
