@@ -1,6 +1,7 @@
 import { QueryClientProvider } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { RouterProvider } from 'react-router/dom';
+import { outbox } from '../features/sync/outbox';
 import { session } from '../lib/api/session';
 import { createQueryClient } from '../lib/query-client';
 import { router } from './router';
@@ -14,6 +15,8 @@ export function App() {
       session.onSignOut(() => {
         queryClient.clear();
         void clearApiCaches();
+        // Queued offline writes belong to the person who signed out.
+        void outbox.clear();
       }),
     [queryClient],
   );

@@ -80,7 +80,7 @@ describe('optimistic task mutations', () => {
     const server = failingServer();
     const { wrapper, titles } = setup();
     const { result } = renderHook(() => useDeleteTask(), { wrapper });
-    act(() => result.current.mutate('t1'));
+    act(() => result.current.mutate(TASK));
     await waitFor(() => expect(titles()).toEqual([]));
     server.release();
     await waitFor(() => expect(result.current.isError).toBe(true));
