@@ -59,6 +59,7 @@ export class SseParser {
 
 export const STREAM_URL = '/api/v1/events/stream';
 const MAX_BACKOFF_MS = 30_000;
+const SHORT_LIVED_MS = 5_000;
 
 /** The pause before reconnect attempt `attempt` (0-based): doubling, capped, with jitter. */
 export function backoffMs(attempt: number, baseMs: number, random: () => number = Math.random) {
@@ -130,9 +131,15 @@ async function run({ onMessage, onOpen, fetcher = fetch }: LiveStreamOptions, si
       }
       onOpen?.({ resumed: parser.lastEventId !== null, reconnect: connections > 0 });
       connections += 1;
-      failures = 0;
+      const openedAt = Date.now();
       await read(response.body, parser, onMessage, signal);
-      // The server ended it (the token expired): reconnect at once, with a fresh token.
+      // The server ended it (the token expired): reconnect at once, with a fresh token; a
+      // stream that keeps ending at once is retried with the growing pause instead.
+      if (Date.now() - openedAt < SHORT_LIVED_MS) {
+        await sleep(backoffMs(failures++, parser.retryMs ?? 1_000), signal);
+      } else {
+        failures = 0;
+      }
     } catch {
       if (signal.aborted) return;
       await sleep(backoffMs(failures++, parser.retryMs ?? 1_000), signal);
