@@ -1,7 +1,6 @@
 import { QueryClientProvider } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { RouterProvider } from 'react-router/dom';
-import { outbox } from '../features/sync/outbox';
 import { session } from '../lib/api/session';
 import { createQueryClient } from '../lib/query-client';
 import { router } from './router';
@@ -15,8 +14,9 @@ export function App() {
       session.onSignOut(() => {
         queryClient.clear();
         void clearApiCaches();
-        // Queued offline writes belong to the person who signed out.
-        void outbox.clear();
+        // Queued offline writes belong to the person who signed out (loaded on demand: the
+        // sign-in page does not need the queue's code).
+        void import('../features/sync/outbox').then(({ outbox }) => outbox.clear());
       }),
     [queryClient],
   );
