@@ -81,8 +81,27 @@ test('an edit in one browser context appears in another within a second, without
   expect(listFetches).toEqual([]);
   await expect(watched.getByRole('listitem')).toHaveCount(1);
 
+  // Editing while the other context saves first: the live event updates the list behind the
+  // dialog, and the save still meets the 412 and the "This task changed" choice.
+  await row.filter({ hasText: 'Water the garden' }).getByRole('button', { name: 'Edit' }).click();
+  await dialog.getByRole('textbox', { name: 'Title' }).fill('Water the hedge');
+  const watcherRow = watched.getByRole('listitem').filter({ hasText: 'Water the garden' });
+  await watcherRow.getByRole('button', { name: 'Edit' }).click();
+  const watcherDialog = watcher.getByRole('dialog', { name: 'Edit task' });
+  await watcherDialog.getByRole('textbox', { name: 'Title' }).fill('Water the lawn');
+  await watcherDialog.getByRole('button', { name: 'Save' }).click();
+  await expect(watcherDialog).toBeHidden();
+  await expect(editor.locator('ul[aria-label="Tasks"]')).toContainText('Water the lawn');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  const conflict = editor.getByRole('alertdialog', { name: 'This task changed' });
+  await expect(conflict).toBeVisible();
+  await conflict.getByRole('button', { name: 'Reload' }).click();
+  await expect(dialog.getByRole('textbox', { name: 'Title' })).toHaveValue('Water the lawn');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await expect(dialog).toBeHidden();
+
   // A delete elsewhere disappears too, and the summary follows.
-  await row.filter({ hasText: 'Water the garden' }).getByRole('button', { name: 'Delete' }).click();
+  await row.filter({ hasText: 'Water the lawn' }).getByRole('button', { name: 'Delete' }).click();
   await editor.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
   await expect(watched.getByRole('listitem')).toHaveCount(0, { timeout: 5_000 });
   await expect(watcher.getByRole('region', { name: 'Summary' })).toContainText('Total0');
