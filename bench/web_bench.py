@@ -53,8 +53,10 @@ def measure(gateway: str, account: dict[str, str], *, lighthouse: bool) -> dict[
         capture_output=True,
         text=True,
         timeout=TIMEOUT_SECONDS,
-        check=True,
+        check=False,
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/bench.mjs failed: {result.stderr[-2000:]}")
     figures: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
     return figures
 

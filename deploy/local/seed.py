@@ -39,7 +39,8 @@ def scale_account(system: System) -> dict[str, str]:
         at = start + timedelta(seconds=n)
         docs.append({"_id": secrets.token_hex(16), "owner_id": owner.json()["id"], **fields,
                      **derived_fields(fields), "created_at": at, "updated_at": at,
-                     "version": 1, "deleted": False, "outbox_pending": False})  # fmt: skip
+                     "version": 1, "deleted": False, "outbox_pending": False,
+                     "pending_events": []})  # fmt: skip
     url = system.env["MONGODB_URL"]
     mongo: MongoClient[dict[str, Any]]
     with MongoClient(url, document_class=dict) as mongo:

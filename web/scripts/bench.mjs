@@ -1,6 +1,7 @@
 // The web app's benchmark (run by bench/web_bench.py against a real stack): Lighthouse on the
 // sign-in page and the signed-in task list, the sign-in route's initial JavaScript, time to the
-// first task rows, and frame times while scrolling the list. Prints one JSON object.
+// first task rows, frame times while scrolling the list, and how long an edit made through the
+// API takes to show on an open page (the live event stream). Prints one JSON object.
 import { chromium } from '@playwright/test';
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,6 +95,55 @@ async function scrollFrames(context) {
   };
 }
 
+/** From each PATCH's answer (20 in a row, through the API) to its title on the open page. */
+async function liveUpdates(context) {
+  const login = await fetch(`${BASE}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
+  });
+  const { access_token: token } = await login.json();
+  const auth = { Authorization: `Bearer ${token}` };
+  const page = await context.newPage();
+  const opened = page.waitForResponse((r) => r.url().endsWith('/api/v1/events/stream'));
+  await page.goto(`${BASE}/`);
+  await page.getByRole('list', { name: 'Tasks' }).getByRole('listitem').first().waitFor();
+  await opened;
+  const first = await (await fetch(`${BASE}/api/v1/tasks?limit=1`, { headers: auth })).json();
+  const id = first.items[0].id;
+  const samples = [];
+  for (let n = 0; n < 20; n += 1) {
+    const title = `Live bench ${n} ${Date.now()}`;
+    const seen = page.evaluate(
+      (wanted) =>
+        new Promise((resolve) => {
+          const observer = new MutationObserver(() => {
+            if (document.body.textContent.includes(wanted)) {
+              observer.disconnect();
+              resolve(Date.now());
+            }
+          });
+          observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+        }),
+      title,
+    );
+    await page.waitForTimeout(50); // the observer is in place
+    const patched = await fetch(`${BASE}/api/v1/tasks/${id}`, {
+      method: 'PATCH',
+      headers: { ...auth, 'Content-Type': 'application/merge-patch+json' },
+      body: JSON.stringify({ title }),
+    });
+    if (!patched.ok) {
+      seen.catch(() => undefined);
+      throw new Error(`PATCH ${patched.status}: ${await patched.text()}`);
+    }
+    const answered = Date.now();
+    samples.push(Math.max(0, (await seen) - answered));
+  }
+  await page.close();
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
 async function lighthouseScores(url) {
   const { default: lighthouse } = await import(pathToFileURL(LIGHTHOUSE).href);
   const result = await lighthouse(url, {
@@ -133,6 +183,9 @@ try {
   const frames = await scrollFrames(context);
   out.web_scroll_frame_p95_ms = frames.p95;
   out.web_scroll_frame_p50_ms = frames.p50;
+  const live = await liveUpdates(context);
+  out.web_live_update_p50_ms = live.p50;
+  out.web_live_update_p99_ms = live.p99;
   if (LIGHTHOUSE) {
     const list = await lighthouseScores(`${BASE}/`);
     for (const [k, v] of Object.entries(list)) out[`web_lighthouse_${k}`] = v;

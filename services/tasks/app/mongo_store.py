@@ -168,7 +168,7 @@ class MongoTaskStore:
             # One lookup by id each: FerretDB pushes ``_id`` equality down to SQLite, not ``$in``.
             lookups = [self._tasks.find_one({"_id": id_}, OUTBOX_PROJECTION) for id_ in task_ids]
             docs = await gather_bounded(lookups)
-        return [doc for doc in docs if doc and doc["pending_events"]]
+        return [doc for doc in docs if doc and doc.get("pending_events")]
 
     async def acknowledge(self, task_id: str, published: Sequence[Document]) -> None:
         """``$pullAll`` of the very entries read keeps any event a newer write added; the

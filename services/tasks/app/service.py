@@ -181,7 +181,7 @@ class TaskService:
             return None
         # Only when nothing was pending before can the relay skip reading the outbox back:
         # older events (a crashed process's, another replica's) must go out first.
-        self._notify(doc["_id"], None if doc["pending_events"] else event)
+        self._notify(doc["_id"], None if doc.get("pending_events") else event)
         return new_doc
 
     @staticmethod

@@ -14,6 +14,9 @@ export function App() {
       session.onSignOut(() => {
         queryClient.clear();
         void clearApiCaches();
+        // Queued offline writes belong to the person who signed out (loaded on demand: the
+        // sign-in page does not need the queue's code).
+        void import('../features/sync/outbox').then(({ outbox }) => outbox.clear());
       }),
     [queryClient],
   );

@@ -2,11 +2,14 @@ import { useState } from 'react';
 import { Link, NavLink, Outlet, useNavigate } from 'react-router';
 import { signOut } from '../features/auth/api';
 import { SearchBox } from '../features/search/SearchBox';
+import { SyncNotices } from '../features/sync/SyncNotices';
+import { useSync } from '../features/sync/useSync';
 import { OfflineStatus } from './OfflineStatus';
 
 export function Component() {
   const navigate = useNavigate();
   const [busy, setBusy] = useState(false);
+  useSync();
   return (
     <div className="app">
       <a className="skip-link" href="#main">
@@ -35,6 +38,7 @@ export function Component() {
         </nav>
       </header>
       <OfflineStatus />
+      <SyncNotices />
       <main id="main" tabIndex={-1}>
         <Outlet />
       </main>

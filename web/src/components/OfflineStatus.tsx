@@ -21,7 +21,9 @@ export function OfflineStatus() {
   const offline = useIsOffline();
   return (
     <div role="status" className={offline ? 'offline-banner' : 'visually-hidden'}>
-      {offline ? 'Offline: showing your last task list, read-only. Reconnecting by itself.' : ''}
+      {offline
+        ? 'Offline: showing your last task list. Changes are kept on this device and sent when you reconnect.'
+        : ''}
     </div>
   );
 }

@@ -12,8 +12,10 @@ interface Base {
 }
 
 /**
- * Edits send If-Match with the ETag the edit started from. A 412 means someone else saved
- * first: "Reload" starts over from their version, "Overwrite" saves ours over it.
+ * Edits send If-Match with the ETag the edit started from (or, started offline without one,
+ * the version, checked before sending). A 412 means someone else saved first: "Reload" starts
+ * over from their version, "Overwrite" saves ours over it. Offline, the edit is queued and
+ * the dialog closes; the queue asks the same question if the task changed meanwhile.
  */
 export function EditTaskDialog({ base, onClose }: { base: Base; onClose: () => void }) {
   const [current, setCurrent] = useState(base);
@@ -21,10 +23,12 @@ export function EditTaskDialog({ base, onClose }: { base: Base; onClose: () => v
   const [conflict, setConflict] = useState(false);
   const update = useUpdateTask();
 
-  function save(draft: TaskDraft, etag: string | null) {
+  function save(draft: TaskDraft, overwrite: boolean) {
     setPending(draft);
+    const etag = overwrite ? null : current.etag;
+    const baseVersion = overwrite ? null : current.task.version;
     update.mutate(
-      { id: current.task.id, draft, etag },
+      { id: current.task.id, draft, etag, baseVersion },
       { onSuccess: onClose, onError: (error) => setConflict(isStatus(error, 412)) },
     );
   }
@@ -42,7 +46,7 @@ export function EditTaskDialog({ base, onClose }: { base: Base; onClose: () => v
           key={`${current.task.id}-${current.task.version}`}
           initial={draftOf(current.task)}
           busy={update.isPending}
-          onSave={(draft) => save(draft, current.etag)}
+          onSave={(draft) => save(draft, false)}
         />
         {!conflict && <ErrorMessage error={update.error} />}
       </Modal>
@@ -53,7 +57,7 @@ export function EditTaskDialog({ base, onClose }: { base: Base; onClose: () => v
         description="Someone saved a newer version of this task while you were editing. Reload it (your changes are dropped) or overwrite it with yours."
         actions={[
           { label: 'Reload', onSelect: () => void reload() },
-          { label: 'Overwrite', onSelect: () => pending && save(pending, null), danger: true },
+          { label: 'Overwrite', onSelect: () => pending && save(pending, true), danger: true },
         ]}
       />
     </>

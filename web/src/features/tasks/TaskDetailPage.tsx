@@ -3,6 +3,7 @@ import { Link, useParams } from 'react-router';
 import { isStatus } from '../../lib/api/client';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { useIsOffline } from '../../components/OfflineStatus';
+import { useCanQueue } from '../sync/useSync';
 import { useTask } from './api';
 import { EditTaskDialog } from './EditTaskDialog';
 import { PRIORITIES, statusLabel } from './types';
@@ -11,6 +12,8 @@ export function Component() {
   const { id = '' } = useParams();
   const query = useTask(id);
   const offline = useIsOffline();
+  const canQueue = useCanQueue();
+  const readOnly = offline && !canQueue;
   const [editing, setEditing] = useState(false);
 
   if (query.isPending) {
@@ -55,7 +58,7 @@ export function Component() {
       <button
         type="button"
         className="secondary"
-        disabled={offline}
+        disabled={readOnly}
         onClick={() => setEditing(true)}
       >
         Edit

@@ -1,5 +1,6 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef } from 'react';
+import type { PendingKind } from '../sync/pending';
 import { TaskRow } from './TaskRow';
 import type { Task } from './types';
 
@@ -13,6 +14,7 @@ interface Props {
   loadingMore: boolean;
   loadMore: () => void;
   readOnly: boolean;
+  pending: Map<string, PendingKind>;
   onEdit: (task: Task) => void;
   onDelete: (task: Task) => void;
 }
@@ -24,6 +26,7 @@ export function TaskList({
   loadingMore,
   loadMore,
   readOnly,
+  pending,
   onEdit,
   onDelete,
 }: Props) {
@@ -56,7 +59,13 @@ export function TaskList({
               aria-posinset={item.index + 1}
               style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT }}
             >
-              <TaskRow task={task} readOnly={readOnly} onEdit={onEdit} onDelete={onDelete} />
+              <TaskRow
+                task={task}
+                pending={pending.get(task.id) ?? null}
+                readOnly={readOnly}
+                onEdit={onEdit}
+                onDelete={onDelete}
+              />
             </li>
           );
         })}

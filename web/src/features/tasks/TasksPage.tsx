@@ -2,6 +2,9 @@ import { useCallback, useMemo, useState } from 'react';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { Confirm, Modal } from '../../components/Modal';
 import { useIsOffline } from '../../components/OfflineStatus';
+import { NetworkError } from '../../lib/api/errors';
+import { overlayPending } from '../sync/pending';
+import { useCanQueue, usePendingWrites } from '../sync/useSync';
 import { fetchTask, useCreateTask, useDeleteTask, useTaskList, type TaskWithEtag } from './api';
 import { EditTaskDialog } from './EditTaskDialog';
 import { Filters } from './Filters';
@@ -17,22 +20,37 @@ export function Component() {
   const [deleting, setDeleting] = useState<Task | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
   const offline = useIsOffline();
+  // Offline, writes are queued for whoever is signed in on this device.
+  const canQueue = useCanQueue();
+  const readOnly = offline && !canQueue;
+  const queued = usePendingWrites();
   const list = useTaskList(filters);
   const create = useCreateTask();
   const remove = useDeleteTask();
-  const tasks = useMemo(() => list.data?.pages.flatMap((page) => page.items) ?? [], [list.data]);
+  const { tasks, pending } = useMemo(
+    () => overlayPending(list.data?.pages.flatMap((page) => page.items) ?? [], queued, filters),
+    [list.data, queued, filters],
+  );
   const { hasNextPage, isFetchingNextPage, fetchNextPage } = list;
   const loadMore = useCallback(() => void fetchNextPage(), [fetchNextPage]);
 
-  const startEdit = useCallback(async (task: Task) => {
-    setActionError(null);
-    try {
-      // The ETag the edit starts from: a save fails with 412 if the task changed since.
-      setEditing(await fetchTask(task.id));
-    } catch (error) {
-      setActionError(error);
-    }
-  }, []);
+  const startEdit = useCallback(
+    async (task: Task) => {
+      setActionError(null);
+      // Offline (or with a queued edit of it), the edit starts from the task as shown; its
+      // version is checked when the queue sends it.
+      const fromList = { task, etag: null };
+      if (offline || pending.has(task.id)) return setEditing(fromList);
+      try {
+        // The ETag the edit starts from: a save fails with 412 if the task changed since.
+        setEditing(await fetchTask(task.id));
+      } catch (error) {
+        if (error instanceof NetworkError) setEditing(fromList);
+        else setActionError(error);
+      }
+    },
+    [offline, pending],
+  );
   const startDelete = useCallback((task: Task) => setDeleting(task), []);
 
   return (
@@ -42,7 +60,7 @@ export function Component() {
         <button
           type="button"
           className="primary"
-          disabled={offline}
+          disabled={readOnly}
           onClick={() => setCreating(true)}
         >
           New task
@@ -66,7 +84,8 @@ export function Component() {
           hasMore={hasNextPage}
           loadingMore={isFetchingNextPage}
           loadMore={loadMore}
-          readOnly={offline}
+          readOnly={readOnly}
+          pending={pending}
           onEdit={startEdit}
           onDelete={startDelete}
         />
@@ -92,7 +111,7 @@ export function Component() {
             label: 'Delete',
             danger: true,
             onSelect: () => {
-              if (deleting) remove.mutate(deleting.id);
+              if (deleting) remove.mutate(deleting);
               setDeleting(null);
             },
           },

@@ -3,7 +3,8 @@ import { act, renderHook, waitFor } from '@testing-library/react';
 import type { ReactNode } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resetSessionForTests, session } from '../../lib/api/session';
-import { taskKeys, useCreateTask, useDeleteTask } from './api';
+import { outbox } from '../sync/outbox';
+import { taskKeys, useCreateTask, useDeleteTask, useUpdateTask } from './api';
 import { EMPTY_DRAFT } from './TaskForm';
 import type { Task, TaskList } from './types';
 
@@ -56,10 +57,13 @@ function failingServer() {
   return { release };
 }
 
-afterEach(() => {
+afterEach(async () => {
   vi.unstubAllGlobals();
   resetSessionForTests();
+  await outbox.clear();
 });
+
+const jwt = (sub: string) => `h.${btoa(JSON.stringify({ sub }))}.s`;
 
 describe('optimistic task mutations', () => {
   it('shows a new task at once and rolls it back when the server fails', async () => {
@@ -80,10 +84,67 @@ describe('optimistic task mutations', () => {
     const server = failingServer();
     const { wrapper, titles } = setup();
     const { result } = renderHook(() => useDeleteTask(), { wrapper });
-    act(() => result.current.mutate('t1'));
+    act(() => result.current.mutate(TASK));
     await waitFor(() => expect(titles()).toEqual([]));
     server.release();
     await waitFor(() => expect(result.current.isError).toBe(true));
+    expect(titles()).toEqual(['Existing']);
+  });
+});
+
+describe('idempotent writes and the offline queue', () => {
+  it('sends the same Idempotency-Key again when the answer was lost, then the task', async () => {
+    session.signedIn(jwt('u1'));
+    const keys: (string | null)[] = [];
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (request: Request) => {
+        keys.push(request.headers.get('Idempotency-Key'));
+        if (keys.length === 1) throw new TypeError('Failed to fetch');
+        return new Response(JSON.stringify({ ...TASK, id: 't2', title: 'Sent', version: 1 }), {
+          status: 201,
+          headers: { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true' },
+        });
+      }),
+    );
+    const { wrapper, titles } = setup();
+    const { result } = renderHook(() => useCreateTask(), { wrapper });
+    act(() => result.current.mutate({ ...EMPTY_DRAFT, title: 'Sent' }));
+    await waitFor(() => expect(result.current.isSuccess).toBe(true));
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(titles()).toContain('Sent');
+    expect(outbox.getEntries()).toEqual([]);
+  });
+
+  it('queues writes made offline, with their key, and sends nothing', async () => {
+    session.signedIn(jwt('u1'));
+    vi.spyOn(navigator, 'onLine', 'get').mockReturnValue(false);
+    const fetcher = vi.fn();
+    vi.stubGlobal('fetch', fetcher);
+    const { wrapper, titles } = setup();
+    const create = renderHook(() => useCreateTask(), { wrapper });
+    const update = renderHook(() => useUpdateTask(), { wrapper });
+    act(() => create.result.current.mutate({ ...EMPTY_DRAFT, title: 'Offline' }));
+    await waitFor(() => expect(create.result.current.isSuccess).toBe(true));
+    act(() =>
+      update.result.current.mutate({
+        id: 't1',
+        draft: { ...EMPTY_DRAFT, title: 'Edited' },
+        etag: null,
+        baseVersion: 1,
+      }),
+    );
+    await waitFor(() => expect(update.result.current.isSuccess).toBe(true));
+    expect(fetcher).not.toHaveBeenCalled();
+    const entries = outbox.getEntries();
+    expect(entries.map((e) => [e.userId, e.write.kind])).toEqual([
+      ['u1', 'create'],
+      ['u1', 'update'],
+    ]);
+    expect(new Set(entries.map((e) => e.key)).size).toBe(2);
+    // The cache holds only what the server said; the list overlays the queue (pending).
     expect(titles()).toEqual(['Existing']);
   });
 });

@@ -3,26 +3,30 @@ import {
   useMutation,
   useQuery,
   useQueryClient,
-  type InfiniteData,
   type QueryClient,
   type QueryKey,
 } from '@tanstack/react-query';
 import { api, unwrap } from '../../lib/api/client';
-import { rememberConsistency } from '../../lib/api/consistency';
-import { errorFromResponse } from '../../lib/api/errors';
+import { NetworkError } from '../../lib/api/errors';
+import { outbox, type OutboxWrite } from '../sync/outbox';
+import { currentUserId, writesAreOffline } from '../sync/user';
+import { applyDeleted, applyTask, dropOptimistic, scheduleStatsRefresh } from './cache';
+import { taskKeys, type ListData, type TaskWithEtag } from './keys';
+import {
+  deleteTask,
+  draftBody,
+  etagAtVersion,
+  fetchTask,
+  newIdempotencyKey,
+  patchTask,
+  postTask,
+  withRetries,
+} from './requests';
 import type { Task, TaskDraft, TaskFilters, TaskList, TaskStats } from './types';
 
+export { taskKeys, fetchTask, type TaskWithEtag };
+
 export const PAGE_SIZE = 100;
-
-export const taskKeys = {
-  all: ['tasks'] as const,
-  lists: () => [...taskKeys.all, 'list'] as const,
-  list: (filters: TaskFilters) => [...taskKeys.lists(), filters] as const,
-  detail: (id: string) => [...taskKeys.all, 'detail', id] as const,
-  stats: () => [...taskKeys.all, 'stats'] as const,
-};
-
-type ListData = InfiniteData<TaskList, string | null>;
 
 export function useTaskList(filters: TaskFilters) {
   return useInfiniteQuery({
@@ -43,20 +47,6 @@ export function useTaskStats() {
     queryKey: taskKeys.stats(),
     queryFn: ({ signal }): Promise<TaskStats> => unwrap(api.GET('/api/v1/tasks/stats', { signal })),
   });
-}
-
-export interface TaskWithEtag {
-  task: Task;
-  etag: string | null;
-}
-
-export async function fetchTask(id: string, signal?: AbortSignal): Promise<TaskWithEtag> {
-  const { data, error, response } = await api.GET('/api/v1/tasks/{task_id}', {
-    params: { path: { task_id: id } },
-    signal,
-  });
-  if (!response.ok || !data) throw await errorFromResponse(response, error);
-  return { task: data, etag: response.headers.get('ETag') };
 }
 
 export function useTask(id: string) {
@@ -86,35 +76,39 @@ function editLists(client: QueryClient, edit: (items: Task[], pageIndex: number)
   );
 }
 
-function settle(client: QueryClient) {
-  return Promise.all([
-    client.invalidateQueries({ queryKey: taskKeys.lists() }),
-    client.invalidateQueries({ queryKey: taskKeys.stats() }),
-  ]);
+/** What a write came to: the server's answer, or a place in the offline queue. */
+export type WriteResult<T> = { queued: false; value: T } | { queued: true };
+
+/**
+ * Sends a write (retried with the same Idempotency-Key while the network flickers), or queues
+ * it when there is no network, or when the network went away during the send.
+ */
+async function sendOrQueue<T>(write: OutboxWrite, send: (key: string) => Promise<T>) {
+  const key = newIdempotencyKey();
+  const queue = async (): Promise<WriteResult<T>> => {
+    const user = currentUserId();
+    if (!user) throw new Error('You are offline and not signed in: this change cannot be kept.');
+    await outbox.enqueue(user, write, key);
+    return { queued: true };
+  };
+  if (writesAreOffline()) return queue();
+  try {
+    return { queued: false, value: await withRetries(() => send(key)) } as WriteResult<T>;
+  } catch (error) {
+    if (error instanceof NetworkError) return queue();
+    throw error;
+  }
 }
 
-function draftBody(draft: TaskDraft) {
-  return {
-    title: draft.title,
-    description: draft.description,
-    status: draft.status,
-    priority: draft.priority,
-    tags: draft.tags,
-    due_date: draft.due_date,
-  };
-}
+// Mutations run whatever the browser thinks of the network: offline, they queue.
+const ALWAYS = 'always' as const;
 
 export function useCreateTask() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: async (draft: TaskDraft) => {
-      const { data, error, response } = await api.POST('/api/v1/tasks', {
-        body: draftBody(draft),
-      });
-      if (!response.ok || !data) throw await errorFromResponse(response, error);
-      rememberConsistency(response);
-      return data;
-    },
+    networkMode: ALWAYS,
+    mutationFn: (draft: TaskDraft) =>
+      sendOrQueue({ kind: 'create', draft }, (key) => postTask(draft, key)),
     onMutate: async (draft) => {
       const snapshot = await snapshotLists(client);
       const now = new Date().toISOString();
@@ -126,36 +120,49 @@ export function useCreateTask() {
         version: 0,
       };
       editLists(client, (items, page) => (page === 0 ? [optimistic, ...items] : items));
-      return { snapshot };
+      return { snapshot, optimisticId: optimistic.id };
+    },
+    onSuccess: (result, _draft, context) => {
+      // Queued: the list shows it from the queue from now on.
+      dropOptimistic(client, context.optimisticId);
+      if (!result.queued) {
+        applyTask(client, result.value.task);
+        scheduleStatsRefresh(client, 0);
+      }
     },
     onError: (_error, _draft, context) => restore(client, context?.snapshot),
-    onSettled: () => settle(client),
   });
 }
 
 export interface TaskUpdate {
   id: string;
   draft: TaskDraft;
-  /** The ETag the edit started from; null overwrites whatever is there now. */
+  /** The ETag the edit started from; null with a null `baseVersion` overwrites. */
   etag: string | null;
+  /** The version the edit started from (checked when there is no ETag). */
+  baseVersion: number | null;
+}
+
+async function sendUpdate({ id, draft, etag, baseVersion }: TaskUpdate, key: string) {
+  const ifMatch = etag ?? (baseVersion === null ? null : await etagAtVersion(id, baseVersion));
+  return patchTask(id, draft, ifMatch, key);
 }
 
 export function useUpdateTask() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: async ({ id, draft, etag }: TaskUpdate) => {
-      const { data, error, response } = await api.PATCH('/api/v1/tasks/{task_id}', {
-        params: { path: { task_id: id } },
-        body: draftBody(draft),
-        headers: {
-          'Content-Type': 'application/merge-patch+json',
-          ...(etag ? { 'If-Match': etag } : {}),
+    networkMode: ALWAYS,
+    mutationFn: (update: TaskUpdate) =>
+      sendOrQueue(
+        {
+          kind: 'update',
+          taskId: update.id,
+          draft: update.draft,
+          ifMatch: update.etag,
+          baseVersion: update.baseVersion,
         },
-      });
-      if (!response.ok || !data) throw await errorFromResponse(response, error);
-      rememberConsistency(response);
-      return data;
-    },
+        (key) => sendUpdate(update, key),
+      ),
     onMutate: async ({ id, draft }) => {
       const snapshot = await snapshotLists(client);
       editLists(client, (items) =>
@@ -163,28 +170,40 @@ export function useUpdateTask() {
       );
       return { snapshot };
     },
+    onSuccess: (result, _update, context) => {
+      if (result.queued) {
+        restore(client, context.snapshot); // the queue shows the edit as pending
+        return;
+      }
+      client.setQueryData(taskKeys.detail(result.value.task.id), result.value);
+      applyTask(client, result.value.task);
+      scheduleStatsRefresh(client, 0);
+    },
     onError: (_error, _update, context) => restore(client, context?.snapshot),
-    onSettled: (_data, _error, { id }) =>
-      Promise.all([settle(client), client.invalidateQueries({ queryKey: taskKeys.detail(id) })]),
   });
 }
 
 export function useDeleteTask() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: async (id: string) => {
-      const { error, response } = await api.DELETE('/api/v1/tasks/{task_id}', {
-        params: { path: { task_id: id } },
-      });
-      if (!response.ok) throw await errorFromResponse(response, error);
-      rememberConsistency(response);
-    },
-    onMutate: async (id) => {
+    networkMode: ALWAYS,
+    mutationFn: (task: Pick<Task, 'id' | 'title'>) =>
+      sendOrQueue({ kind: 'delete', taskId: task.id, title: task.title }, (key) =>
+        deleteTask(task.id, key),
+      ),
+    onMutate: async ({ id }) => {
       const snapshot = await snapshotLists(client);
       editLists(client, (items) => items.filter((task) => task.id !== id));
       return { snapshot };
     },
-    onError: (_error, _id, context) => restore(client, context?.snapshot),
-    onSettled: () => settle(client),
+    onSuccess: (result, { id }, context) => {
+      if (result.queued) {
+        restore(client, context.snapshot);
+        return;
+      }
+      applyDeleted(client, id, Number.MAX_SAFE_INTEGER);
+      scheduleStatsRefresh(client, 0);
+    },
+    onError: (_error, _task, context) => restore(client, context?.snapshot),
   });
 }
