@@ -8,7 +8,7 @@ import pytest
 
 from deploy.local.services import ServiceProcess
 from tests.integration.harness import LOG_DIR, System, free_port
-from tests.integration.secrets_registry import RETIRED_PROCESSES
+from tests.support.processes import RETIRED_PROCESSES
 
 pytestmark = pytest.mark.integration
 

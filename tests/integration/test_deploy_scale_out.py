@@ -18,15 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from deploy.local.services import ServiceProcess
 from shared.identity import Identity
 from tests.integration.harness import System
-from tests.integration.helpers import SignedAs, new_account
-from tests.integration.secrets_registry import (
-    Account,
-    Observation,
-    create_task,
-    eventually,
-    retire,
-    unique_word,
-)
+from tests.support.accounts import Account, new_account
+from tests.support.identities import SignedAs
+from tests.support.polling import Observation, eventually
+from tests.support.processes import retire
+from tests.support.search import unique_word
+from tests.support.tasks import create_task
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from tests.integration.harness import System
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import Account, create_task, retire
-from tests.integration.test_faults_support import (
+from tests.support.accounts import Account, new_account
+from tests.support.processes import retire
+from tests.support.tasks import create_task
+from tests.support.write_stream import (
     RECOVERY_S,
     WriteStream,
     all_finished_and_searchable,

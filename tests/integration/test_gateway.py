@@ -16,8 +16,10 @@ import pytest
 from deploy.local.services import REPO, ServiceProcess
 from shared.identity import Identity
 from tests.integration.harness import System, free_port, ops_url, stack_command
-from tests.integration.helpers import login, new_account, signed_headers
-from tests.integration.secrets_registry import Account, bearer, remember
+from tests.support.accounts import Account, bearer, login, new_account
+from tests.support.identities import signed_headers
+from tests.support.problems import assert_problem
+from tests.support.secrets import remember
 
 pytestmark = pytest.mark.integration
 
@@ -67,12 +69,6 @@ async def wait_ready(system: System, *names: str) -> None:
 async def client_of(proc: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
         yield client
-
-
-def assert_problem(response: httpx.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["status"] == status
 
 
 async def test_a_logged_in_user_reaches_every_service(api: httpx.AsyncClient) -> None:

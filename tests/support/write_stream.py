@@ -11,14 +11,9 @@ from aiokafka import AIOKafkaConsumer
 
 from shared.events import decode_event
 from tests.integration.harness import System
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import (
-    Account,
-    Observation,
-    eventually,
-    search_total,
-    unique_word,
-)
+from tests.support.accounts import Account, new_account
+from tests.support.polling import Observation, eventually
+from tests.support.search import search_total, unique_word
 
 RECOVERY_S = 90.0
 # Once events are on the topic, search has this long to index them all.
