@@ -40,6 +40,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if lines == 0:
             failures.append("no log line of this session was found: the log check read nothing")
         if reporter is not None:
+            reporter.ensure_newline()
             reporter.section("session log check", sep="=", bold=True, red=bool(failures))
             secrets = len(session_secrets(system))
             reporter.write_line(f"{lines} log lines checked against {secrets} secrets")
