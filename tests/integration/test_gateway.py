@@ -18,7 +18,9 @@ from shared.identity import Identity
 from tests.integration.harness import System, free_port, ops_url, stack_command
 from tests.support.accounts import Account, bearer, login, new_account
 from tests.support.identities import signed_headers
+from tests.support.polling import Observation, eventually, eventually_sync
 from tests.support.problems import assert_problem
+from tests.support.processes import retire
 from tests.support.secrets import remember
 
 pytestmark = pytest.mark.integration
@@ -38,31 +40,32 @@ def extra_process(
             wait_alive(proc)
         yield proc
     finally:
-        proc.stop()
-        system.processes[name].remove(proc)
+        retire(system, proc)  # its log is still part of the session's log check
 
 
 def wait_alive(proc: ServiceProcess, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Until ``proc`` answers /health with 200 (see its log if it never does)."""
+
+    def healthy() -> Observation:
         try:
-            if httpx.get(f"{proc.url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{proc.name}:{proc.port} did not start; see {proc.log_path}")
+            status = httpx.get(f"{proc.url}/health", timeout=2).status_code
+        except httpx.HTTPError as exc:
+            return False, f"{type(exc).__name__}; log: {proc.log_path}"
+        return status == 200, f"/health {status}; log: {proc.log_path}"
+
+    eventually_sync(healthy, within=timeout, interval=0.1)
 
 
 async def wait_ready(system: System, *names: str) -> None:
     """Until each service's /ready is 200 again, so later tests start from a healthy system."""
     async with httpx.AsyncClient(timeout=3) as client:
         for name in names:
-            for _ in range(150):
-                if (await client.get(f"{system.one(name).url}/ready")).status_code == 200:
-                    break
-                await asyncio.sleep(0.2)
-            else:
-                raise AssertionError(f"{name} is not ready again after 30 s")
+
+            async def ready(name: str = name) -> Observation:
+                status = (await client.get(f"{system.one(name).url}/ready")).status_code
+                return status == 200, f"{name} /ready {status}"
+
+            await eventually(ready, within=30.0, interval=0.2)
 
 
 @asynccontextmanager
