@@ -73,7 +73,8 @@ async def topic_configs(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str
     configs: dict[str, str] = {}
 
     async def described() -> Observation:
-        ((error_code, _, _, _, entries),) = (await admin.describe_configs([resource])).resources
+        (answer,) = await admin.describe_configs([resource])
+        ((error_code, _, _, _, entries),) = answer.resources
         configs.update({entry[0]: entry[1] for entry in entries} if error_code == 0 else {})
         return error_code == 0, f"describe_configs({topic}) error {error_code}"
 
