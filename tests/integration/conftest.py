@@ -1,4 +1,8 @@
-"""Fixtures for tests against the real stack: the running system and clients of it."""
+"""Fixtures for tests against the real stack: the running system and clients of it.
+
+When the session is over, every log line its processes wrote is checked: structured JSON, and
+no secret of the session in it (``tests/support/logs.py``). A failed check fails the session.
+"""
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -7,9 +11,10 @@ import httpx
 import pytest
 
 from tests.integration.harness import System, start_system
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import Account, gateway_client
-from tests.integration.test_faults_support import WriteStream, new_stream
+from tests.support.accounts import Account, new_account
+from tests.support.logs import SESSION_SYSTEMS, log_check_failures, session_lines, session_secrets
+from tests.support.secrets import gateway_client
+from tests.support.write_stream import WriteStream, new_stream
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -22,9 +27,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = chosen
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The no-secrets-in-logs and structured-logs checks, over everything the session logged.
+
+    They run after every test and every process stop, so no test order is assumed; a failure
+    is printed and turns the session's exit status into "tests failed".
+    """
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    for system in SESSION_SYSTEMS:
+        lines = sum(1 for _ in session_lines(system))
+        failures = log_check_failures(system)
+        if lines == 0:
+            failures.append("no log line of this session was found: the log check read nothing")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.section("session log check", sep="=", bold=True, red=bool(failures))
+            secrets = len(session_secrets(system))
+            reporter.write_line(f"{lines} log lines checked against {secrets} secrets")
+            for failure in failures:
+                reporter.write_line(f"LOG CHECK FAILED: {failure}", red=True)
+        if failures and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     running = start_system(Path(tmp_path_factory.mktemp("system")))
+    SESSION_SYSTEMS.append(running)
     try:
         yield running
     finally:
@@ -40,7 +69,7 @@ async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    """A gateway client that records every secret it is handed, for the log-leak test."""
+    """A gateway client that records every secret it is handed, for the end-of-session log check."""
     async with gateway_client(system) as gateway:
         yield gateway
 

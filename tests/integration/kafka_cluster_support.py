@@ -24,7 +24,9 @@ from deploy.local._stack_config import StackConfig
 from deploy.local._stack_process import running_pid
 from shared.events import decode_event
 from tests.integration.harness import LOG_DIR, System, stack_command
-from tests.integration.secrets_registry import Account, Observation, eventually, search_total
+from tests.support.accounts import Account
+from tests.support.polling import Observation, eventually
+from tests.support.search import search_total
 
 RATE_PER_S = 100.0
 RESULTS = LOG_DIR / "kafka-cluster-results.jsonl"

@@ -25,7 +25,8 @@ from joserfc.jwk import RSAKey
 
 from deploy.local.services import ServiceProcess
 from tests.integration.harness import LOG_DIR, System, free_port
-from tests.integration.secrets_registry import RETIRED_PROCESSES, remember
+from tests.support.processes import RETIRED_PROCESSES
+from tests.support.secrets import remember
 
 CALLBACK = "/api/v1/auth/oidc/{provider}/callback"
 RECENT_SIGN_IN_SECONDS = 15
@@ -166,7 +167,7 @@ def social_sign_in_pair(
     finally:
         for proc in (gateway, auth):
             proc.stop()
-            RETIRED_PROCESSES.append(proc)  # the log test reads their logs too
+            RETIRED_PROCESSES.append(proc)  # the end-of-session log check reads them too
 
 
 def start_oidc_system(system: System) -> Iterator[OidcSystem]:

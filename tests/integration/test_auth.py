@@ -12,25 +12,12 @@ import pytest
 
 from deploy.local.services import REPO
 from tests.integration.harness import System
-from tests.integration.helpers import (
-    login,
-    new_account,
-    new_email,
-    new_password,
-    register,
-)
-from tests.integration.secrets_registry import bearer, eventually
+from tests.support.accounts import bearer, login, new_account, new_email, new_password, register
+from tests.support.polling import eventually
+from tests.support.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 USER_FIELDS = {"id", "email", "name", "created_at"}
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, object] = response.json()
-    assert body["status"] == status
-    return body
 
 
 async def test_register_returns_the_account_and_nothing_secret(

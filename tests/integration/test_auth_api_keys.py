@@ -19,8 +19,10 @@ import pytest
 from deploy.local.services import ServiceProcess
 from shared.identity import ANONYMOUS, Identity
 from tests.integration.harness import LOG_DIR, System, free_port
-from tests.integration.helpers import SignedAs, login, new_account, register
-from tests.integration.secrets_registry import RETIRED_PROCESSES, Account, remember
+from tests.support.accounts import Account, login, new_account, register
+from tests.support.identities import SignedAs
+from tests.support.processes import RETIRED_PROCESSES
+from tests.support.secrets import remember
 
 pytestmark = pytest.mark.integration
 RESOLVE = "/internal/v1/api-keys/resolve"

@@ -19,7 +19,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from tests.integration.harness import System
-from tests.integration.helpers import login, new_password, register
 from tests.integration.oidc_support import (
     RECENT_SIGN_IN_SECONDS,
     Browser,
@@ -28,7 +27,8 @@ from tests.integration.oidc_support import (
     query_of,
     start_oidc_system,
 )
-from tests.integration.secrets_registry import bearer, remember
+from tests.support.accounts import bearer, login, new_password, register
+from tests.support.secrets import remember
 
 pytestmark = pytest.mark.integration
 OIDC = "/api/v1/auth/oidc"

@@ -7,13 +7,8 @@ import httpx
 import pytest
 
 from tests.integration.harness import System
-from tests.integration.helpers import (
-    login,
-    new_account,
-    oauth_password_grant,
-    register,
-)
-from tests.integration.secrets_registry import bearer, gateway_client, remember
+from tests.support.accounts import bearer, login, new_account, oauth_password_grant, register
+from tests.support.secrets import gateway_client, remember
 
 pytestmark = pytest.mark.integration
 GRACE_SECONDS = 2.0  # AUTH_REFRESH_REUSE_GRACE_SECONDS's default, which the test stack keeps

@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +21,10 @@ import pytest
 
 from deploy.local.services import REPO, ServiceProcess
 from tests.integration.harness import LOG_DIR, System, free_port, ops_url
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import RETIRED_PROCESSES, bearer
 from tests.integration.test_hostile_jwt import Forger
+from tests.support.accounts import bearer, new_account
+from tests.support.polling import eventually_sync
+from tests.support.processes import RETIRED_PROCESSES
 
 pytestmark = pytest.mark.integration
 FLAG = "route.tasks.canary"
@@ -54,7 +55,7 @@ class Replica:
         command = [sys.executable, "-m", "tests.integration.pool_replica", str(port)]
         process = subprocess.Popen([*command, str(fail_percent)], cwd=REPO)
         replica = cls(port, process)
-        wait_until(lambda: replica.reachable(), seconds=20)
+        eventually_sync(lambda: replica.reachable(), within=20)
         return replica
 
     @property
@@ -92,7 +93,7 @@ class Rig:
         self.flags_path.write_text(content)
         if content.startswith("{not"):
             return
-        wait_until(lambda: self.log().count(RELOADED) > before, seconds=10)
+        eventually_sync(lambda: self.log().count(RELOADED) > before, within=10)
 
     def log(self) -> str:
         return self.gateway.log_path.read_text(errors="replace")
@@ -106,15 +107,6 @@ class Rig:
         on_stable = user_id in self.stable.served()
         on_canary = user_id in self.canary.served()
         return {(True, False): "stable", (False, True): "canary"}.get((on_stable, on_canary))
-
-
-def wait_until(condition: Callable[[], bool], *, seconds: float) -> float:
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > seconds:
-            raise AssertionError(f"not true within {seconds} s")
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 def start_rig(
@@ -245,7 +237,7 @@ async def test_an_invalid_flag_file_keeps_the_last_good_split(healthy_rig: Rig) 
     rig.write_flags(flag_file(100, note="all on canary"))
     users = sorted(rig.tokens)[:40]
     rig.write_flags("{not json at all")
-    wait_until(lambda: "refused" in rig.log(), seconds=5)
+    eventually_sync(lambda: "refused" in rig.log(), within=5)
     before = rig.canary.served()
     seen = await send_rounds(rig, users, rounds=2)
     assert all(statuses == [200, 200] for statuses in seen.values())
@@ -283,6 +275,6 @@ async def test_a_failing_canary_is_rolled_back_and_stable_users_see_no_error(
     assert rig.canary.served() == served_before
 
     rig.write_flags(flag_file(50, note="canary v2"))
-    wait_until(lambda: rig.metric("gateway_canary_rolled_back") == 0, seconds=5)
+    eventually_sync(lambda: rig.metric("gateway_canary_rolled_back") == 0, within=5)
     await send_rounds(rig, users[:40], rounds=1)
     assert sum(rig.canary.served().values()) > sum(served_before.values())

@@ -22,9 +22,10 @@ from services.tasks.app.main import COLLECTION
 from services.tasks.app.mongo_store import Capabilities, MongoTaskStore
 from shared.events import TaskCloudEvent
 from tests.integration.harness import System
-from tests.integration.helpers import new_account, oauth_password_grant, register
-from tests.integration.secrets_registry import Account, bearer, create_task, remember, retire
-from tests.integration.test_tasks_support import events_of, task_events
+from tests.support.accounts import Account, bearer, new_account, oauth_password_grant, register
+from tests.support.processes import retire
+from tests.support.secrets import remember
+from tests.support.tasks import create_task, events_of, task_events
 
 pytestmark = pytest.mark.integration
 WRITERS = 8

@@ -18,21 +18,20 @@ from prometheus_client.parser import text_string_to_metric_families
 from deploy.local.services import ServiceProcess
 from shared.identity import Identity
 from tests.integration.harness import System
-from tests.integration.helpers import SignedAs, new_account
-from tests.integration.secrets_registry import (
-    Account,
-    Observation,
-    create_task,
-    eventually,
-    retire,
-    unique_word,
-)
+from tests.support.accounts import Account, new_account
+from tests.support.identities import SignedAs
+from tests.support.polling import Observation, eventually
+from tests.support.processes import retire
+from tests.support.search import unique_word
+from tests.support.tasks import create_task
 
 pytestmark = pytest.mark.integration
 
 SEARCH_PATH = "/api/v1/search"
 TASKS = 20
 WRITERS = 2
+# How long the load may take to reach its floor before and after the fault.
+LOAD_S = 60.0
 
 
 async def replica_total(system: System, replica: ServiceProcess, user_id: str, q: str) -> int:
@@ -115,11 +114,24 @@ class Load:
     async def run_while(self, fault: Callable[[], None]) -> None:
         kinds = ("read",) * 3 + ("search",) * 3 + ("write",) * WRITERS
         workers = [asyncio.create_task(self.worker(kind)) for kind in kinds]
-        await asyncio.sleep(2.0)
-        await asyncio.to_thread(fault)
-        await asyncio.sleep(3.0)
-        self.stop.set()
-        await asyncio.gather(*workers)
+        try:
+            # Load before the fault and after it, waited for rather than slept on.
+            await eventually(lambda: self.served(read=10, search=10, write=3), within=LOAD_S)
+            await asyncio.to_thread(fault)
+            done = self.done
+            after = {
+                "read": max(51, done["read"] + 20),
+                "search": max(51, done["search"] + 20),
+                "write": max(11, done["write"] + 5),
+            }
+            await eventually(lambda: self.served(**after), within=LOAD_S)
+        finally:
+            self.stop.set()
+            await asyncio.gather(*workers)
+
+    async def served(self, **floor: int) -> Observation:
+        enough = all(self.done[kind] >= n for kind, n in floor.items())
+        return enough, {"done": dict(self.done), "failures": self.failures}
 
 
 async def test_two_tasks_and_two_search_replicas_serve_completely_and_lose_one_of_each(

@@ -8,19 +8,12 @@ import httpx
 import pytest
 
 from tests.integration.harness import System
-from tests.integration.helpers import login, new_account
-from tests.integration.secrets_registry import (
-    Account,
-    Observation,
-    bearer,
-    create_task,
-    eventually,
-    gateway_client,
-    remember,
-    retire,
-    search_total,
-    unique_word,
-)
+from tests.support.accounts import Account, bearer, login, new_account
+from tests.support.polling import Observation, eventually
+from tests.support.processes import retire
+from tests.support.search import search_total, unique_word
+from tests.support.secrets import gateway_client, remember
+from tests.support.tasks import create_task
 
 pytestmark = pytest.mark.integration
 SEARCHABLE_WITHIN_S = 5.0

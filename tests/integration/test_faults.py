@@ -12,15 +12,11 @@ import httpx
 import pytest
 
 from tests.integration.harness import System, stack_command
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import (
-    Account,
-    Observation,
-    create_task,
-    eventually,
-    unique_word,
-)
-from tests.integration.test_faults_support import (
+from tests.support.accounts import Account, new_account
+from tests.support.polling import Observation, eventually
+from tests.support.search import unique_word
+from tests.support.tasks import create_task
+from tests.support.write_stream import (
     RECOVERY_S,
     SEARCH_CATCH_UP_S,
     WriteStream,

@@ -10,9 +10,11 @@ import httpx
 import pytest
 
 from tests.integration.harness import System
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import Account, create_task, retire
-from tests.integration.test_faults_support import (
+from tests.support.accounts import Account, new_account
+from tests.support.polling import Observation, eventually
+from tests.support.processes import retire
+from tests.support.tasks import create_task
+from tests.support.write_stream import (
     RECOVERY_S,
     WriteStream,
     all_finished_and_searchable,
@@ -106,10 +108,17 @@ async def load_while(
             if response.status_code >= 400:
                 failures[method].append(f"{response.status_code} {response.text[:200]}")
 
+    async def served(floor: dict[str, int]) -> Observation:
+        return all(counts[m] >= n for m, n in floor.items()), {"counts": counts, **failures}
+
     workers = [asyncio.create_task(worker(m)) for m in ("GET",) * 6 + ("POST",) * 2]
-    await asyncio.sleep(2.0)
-    await in_thread(fault)
-    await asyncio.sleep(3.0)
-    stop.set()
-    await asyncio.gather(*workers)
+    try:
+        # Load before the fault and after it, waited for rather than slept on.
+        await eventually(lambda: served({"GET": 10, "POST": 3}), within=RECOVERY_S)
+        await in_thread(fault)
+        after = {"GET": max(51, counts["GET"] + 20), "POST": max(11, counts["POST"] + 5)}
+        await eventually(lambda: served(after), within=RECOVERY_S)
+    finally:
+        stop.set()
+        await asyncio.gather(*workers)
     return counts["GET"], failures["GET"], counts["POST"], failures["POST"]

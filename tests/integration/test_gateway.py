@@ -16,8 +16,12 @@ import pytest
 from deploy.local.services import REPO, ServiceProcess
 from shared.identity import Identity
 from tests.integration.harness import System, free_port, ops_url, stack_command
-from tests.integration.helpers import login, new_account, signed_headers
-from tests.integration.secrets_registry import Account, bearer, remember
+from tests.support.accounts import Account, bearer, login, new_account
+from tests.support.identities import signed_headers
+from tests.support.polling import Observation, eventually, eventually_sync
+from tests.support.problems import assert_problem
+from tests.support.processes import retire
+from tests.support.secrets import remember
 
 pytestmark = pytest.mark.integration
 
@@ -36,43 +40,38 @@ def extra_process(
             wait_alive(proc)
         yield proc
     finally:
-        proc.stop()
-        system.processes[name].remove(proc)
+        retire(system, proc)  # its log is still part of the session's log check
 
 
 def wait_alive(proc: ServiceProcess, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Until ``proc`` answers /health with 200 (see its log if it never does)."""
+
+    def healthy() -> Observation:
         try:
-            if httpx.get(f"{proc.url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{proc.name}:{proc.port} did not start; see {proc.log_path}")
+            status = httpx.get(f"{proc.url}/health", timeout=2).status_code
+        except httpx.HTTPError as exc:
+            return False, f"{type(exc).__name__}; log: {proc.log_path}"
+        return status == 200, f"/health {status}; log: {proc.log_path}"
+
+    eventually_sync(healthy, within=timeout, interval=0.1)
 
 
 async def wait_ready(system: System, *names: str) -> None:
     """Until each service's /ready is 200 again, so later tests start from a healthy system."""
     async with httpx.AsyncClient(timeout=3) as client:
         for name in names:
-            for _ in range(150):
-                if (await client.get(f"{system.one(name).url}/ready")).status_code == 200:
-                    break
-                await asyncio.sleep(0.2)
-            else:
-                raise AssertionError(f"{name} is not ready again after 30 s")
+
+            async def ready(name: str = name) -> Observation:
+                status = (await client.get(f"{system.one(name).url}/ready")).status_code
+                return status == 200, f"{name} /ready {status}"
+
+            await eventually(ready, within=30.0, interval=0.2)
 
 
 @asynccontextmanager
 async def client_of(proc: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=proc.url, timeout=30) as client:
         yield client
-
-
-def assert_problem(response: httpx.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["status"] == status
 
 
 async def test_a_logged_in_user_reaches_every_service(api: httpx.AsyncClient) -> None:

@@ -11,17 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.secrets_registry import Account, create_task
+from tests.support.accounts import Account
+from tests.support.problems import assert_problem
+from tests.support.tasks import create_task
 
 pytestmark = pytest.mark.integration
-
-
-def assert_problem(response: httpx.Response, *statuses: int) -> None:
-    assert response.status_code in statuses, (response.status_code, response.text[:500])
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == response.status_code
-    assert "Traceback" not in response.text
 
 
 async def snapshot(client: httpx.AsyncClient, account: Account) -> list[dict[str, Any]]:

@@ -21,9 +21,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.auth.app.tokens import csrf_token_for
 from shared.identity import IDENTITY_HEADER
 from tests.integration.harness import System
-from tests.integration.helpers import login, new_email, register
-from tests.integration.secrets_registry import Account, remember
 from tests.integration.test_gateway import client_of, extra_process
+from tests.support.accounts import Account, login, new_email, register
+from tests.support.secrets import remember
 
 pytestmark = pytest.mark.integration
 ONE_MIB = 1024 * 1024

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from tests.integration.harness import System
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import gateway_client, remember
+from tests.support.accounts import new_account
+from tests.support.secrets import gateway_client, remember
 
 pytestmark = pytest.mark.integration
 CHECKS = "not_a_server_error,response_schema_conformance"

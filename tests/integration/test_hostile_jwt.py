@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.integration.harness import System
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import Account, bearer, remember
+from tests.support.accounts import Account, bearer, new_account
+from tests.support.secrets import remember
 
 pytestmark = pytest.mark.integration
 

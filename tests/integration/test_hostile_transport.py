@@ -10,8 +10,10 @@ import httpx
 import pytest
 
 from tests.integration.harness import System
-from tests.integration.secrets_registry import Account, create_task
-from tests.integration.test_hostile import assert_problem, snapshot
+from tests.integration.test_hostile import snapshot
+from tests.support.accounts import Account
+from tests.support.problems import assert_problem
+from tests.support.tasks import create_task
 
 pytestmark = pytest.mark.integration
 ONE_MIB = 1024 * 1024

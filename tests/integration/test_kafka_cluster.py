@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from tests.integration.harness import System
-from tests.integration.helpers import new_account
 from tests.integration.kafka_cluster_support import (
     PacedLoad,
     cluster,
@@ -26,7 +25,9 @@ from tests.integration.kafka_cluster_support import (
     sigkill,
     stack,
 )
-from tests.integration.secrets_registry import eventually, search_total, unique_word
+from tests.support.accounts import new_account
+from tests.support.polling import eventually
+from tests.support.search import search_total, unique_word
 
 pytestmark = [
     pytest.mark.integration,

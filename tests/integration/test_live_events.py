@@ -12,8 +12,9 @@ import orjson
 import pytest
 
 from tests.integration.harness import System
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import Account, Observation, eventually, retire
+from tests.support.accounts import Account, new_account
+from tests.support.polling import Observation, eventually
+from tests.support.processes import retire
 
 pytestmark = pytest.mark.integration
 
@@ -169,13 +170,13 @@ async def test_a_stream_the_client_abandons_is_closed_upstream(
 ) -> None:
     before = await open_streams_upstream(system)
     async with listening(api, account):
-        await wait_until(system, lambda n: n == before + 1)
+        await until_open_streams(system, lambda n: n == before + 1)
     # The client hung up; the gateway must stop relaying and close the upstream connection
     # (otherwise the stream lives on upstream until the token expires).
-    await wait_until(system, lambda n: n == before)
+    await until_open_streams(system, lambda n: n == before)
 
 
-async def wait_until(system: System, check: Callable[[float], bool]) -> None:
+async def until_open_streams(system: System, check: Callable[[float], bool]) -> None:
     async def probe() -> Observation:
         count = await open_streams_upstream(system)
         return check(count), f"{count} streams open upstream"

@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from deploy.local.services import REPO
-from tests.integration.secrets_registry import Account, bearer
+from tests.support.accounts import Account, bearer
+from tests.support.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 BULK = "/ofrep/v1/evaluate/flags"
@@ -14,14 +15,6 @@ FLAGS = json.loads((REPO / "deploy" / "flags" / "flags.json").read_text())["flag
 VISIBLE = sorted(k for k, f in FLAGS.items() if f.get("metadata", {}).get("clientVisible") is True)
 PRIVATE = sorted(set(FLAGS) - set(VISIBLE))
 CONTEXT = {"context": {"targetingKey": "someone-else"}}
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, object] = response.json()
-    assert body["status"] == status
-    return body
 
 
 async def test_bulk_evaluates_exactly_the_client_visible_flags(

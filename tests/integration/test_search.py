@@ -16,8 +16,9 @@ from redis.asyncio import Redis
 from shared.events import TaskEventType
 from shared.redis_keys import cache_version
 from tests.integration.harness import System
-from tests.integration.secrets_registry import unique_word
-from tests.integration.test_search_support import (
+from tests.support.polling import eventually
+from tests.support.processes import retire
+from tests.support.search import (
     SEARCH_PATH,
     VISIBLE_WITHIN_S,
     bucket_quantile,
@@ -26,12 +27,11 @@ from tests.integration.test_search_support import (
     new_id,
     open_producer,
     publish,
-    retire,
     search,
     signed,
     task_event,
     total_is,
-    until,
+    unique_word,
     visibility_buckets,
     wait_for_ids,
 )
@@ -194,7 +194,9 @@ async def test_live_events_become_searchable_within_a_second(
             event = task_event(new_id(), user, 1, TaskEventType.created, title=word)
             await publish(producer, system, event)
             await asyncio.sleep(0.01)
-        await until(lambda: total_is(system, user, word, 300), within=VISIBLE_WITHIN_S)
+        await eventually(
+            lambda: total_is(system, user, word, 300), within=VISIBLE_WITHIN_S, interval=0.02
+        )
         metrics_text = (await client.get(metrics_url)).text
         after = visibility_buckets(metrics_text)
     for name in ("search_consumer_lag{", "search_events_applied_total", "search_commit_duration"):

@@ -14,8 +14,10 @@ import pytest
 from deploy.local.services import ServiceProcess
 from shared.identity import Identity
 from tests.integration.harness import System
-from tests.integration.helpers import SignedAs, new_account
-from tests.integration.secrets_registry import Account, retire, unique_word
+from tests.support.accounts import Account, new_account
+from tests.support.identities import SignedAs
+from tests.support.processes import retire
+from tests.support.search import unique_word
 
 pytestmark = pytest.mark.integration
 

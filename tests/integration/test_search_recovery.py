@@ -16,16 +16,16 @@ from deploy.local.services import REPO, ServiceProcess
 from services.search.app.layout import current_target
 from shared.events import TaskCloudEvent, TaskEventType, encode_event
 from tests.integration.harness import System
-from tests.integration.secrets_registry import unique_word
-from tests.integration.test_search_support import (
+from tests.support.polling import eventually
+from tests.support.processes import retire
+from tests.support.search import (
     ids_for,
     new_id,
     open_producer,
     publish,
-    retire,
     search,
     task_event,
-    until,
+    unique_word,
 )
 
 pytestmark = pytest.mark.integration
@@ -82,7 +82,7 @@ async def test_search_killed_mid_stream_resumes_with_nothing_missing_or_doubled(
     async def complete() -> bool:
         return await totals(system, user, word, done_word) == (STREAM_TASKS, STREAM_TASKS)
 
-    await until(complete, within=RECOVERY_S)
+    await eventually(complete, within=RECOVERY_S, interval=0.02)
     page = await search(system, user, q=word, limit=100, offset=STREAM_TASKS - 100)
     assert len({item["task"]["id"] for item in page["items"]}) == 100
 
@@ -116,7 +116,7 @@ async def test_a_rebuilt_index_gives_the_live_results_and_is_swapped_in(
     async def live_done() -> bool:
         return await results(system, user, words) == expected
 
-    await until(live_done, within=5.0)
+    await eventually(live_done, within=5.0, interval=0.02)
     process = system.one("search")
     index_root = Path(process.env["SEARCH_INDEX_DIR"])
     old_index = current_target(index_root)
@@ -128,7 +128,7 @@ async def test_a_rebuilt_index_gives_the_live_results_and_is_swapped_in(
     async def old_index_dropped() -> bool:
         return not old_index.exists()
 
-    await until(old_index_dropped, within=10.0)
+    await eventually(old_index_dropped, within=10.0, interval=0.02)
     assert await results(system, user, words) == expected
     later, later_word = new_id(), unique_word()
     await publish(
@@ -138,7 +138,7 @@ async def test_a_rebuilt_index_gives_the_live_results_and_is_swapped_in(
     async def follows_live_events() -> bool:
         return await ids_for(system, user, later_word) == [later]
 
-    await until(follows_live_events, within=5.0)
+    await eventually(follows_live_events, within=5.0, interval=0.02)
 
 
 async def send_to(system: System, topic: str, event: TaskCloudEvent, partition: int) -> None:
@@ -174,17 +174,17 @@ async def test_new_partitions_are_followed_and_an_unreadable_index_rebuilds_itse
         async def both_found() -> bool:
             return await found_on(system, replica, user, word) == {first, second}
 
-        await until(first_found, within=15.0)
+        await eventually(first_found, within=15.0, interval=0.02)
         await admin.create_partitions({topic: NewPartitions(total_count=3)})
         await send_to(system, topic, task_event(second, user, 1, title=word), 2)
-        await until(both_found, within=15.0)
+        await eventually(both_found, within=15.0, interval=0.02)
         await asyncio.to_thread(replica.stop)
         index = current_target(Path(replica.env["SEARCH_INDEX_DIR"]))
         assert index is not None
         (index / "meta.json").write_text("not an index")
         await asyncio.to_thread(replica.start)
         await asyncio.to_thread(replica.wait_ready)
-        await until(both_found, within=15.0)
+        await eventually(both_found, within=15.0, interval=0.02)
     finally:
         await asyncio.to_thread(retire, system, replica)
         await admin.close()

@@ -22,8 +22,9 @@ from deploy.local._stack_config import StackConfig
 from deploy.local._stack_process import rss_mib, running_pid
 from deploy.local.services import ServiceProcess
 from tests.integration.harness import System
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import Account, create_task, unique_word
+from tests.support.accounts import Account, new_account
+from tests.support.search import unique_word
+from tests.support.tasks import create_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.soak]
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "15"))

@@ -16,6 +16,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
+from tests.support.polling import Observation, eventually
+
 pytestmark = pytest.mark.integration
 
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -68,13 +70,16 @@ async def test_kafka_produces_and_consumes_through_the_broker(topic: str) -> Non
 async def topic_configs(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str]:
     """A topic's configs, once the broker has caught up with the controller that created it."""
     resource = ConfigResource(ConfigResourceType.TOPIC, topic)
-    for _ in range(50):
-        (described,) = await admin.describe_configs([resource])
-        ((error_code, _, _, _, entries),) = described.resources
-        if error_code == 0:
-            return {entry[0]: entry[1] for entry in entries}
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"describe_configs({topic}) kept failing with error {error_code}")
+    configs: dict[str, str] = {}
+
+    async def described() -> Observation:
+        (answer,) = await admin.describe_configs([resource])
+        ((error_code, _, _, _, entries),) = answer.resources
+        configs.update({entry[0]: entry[1] for entry in entries} if error_code == 0 else {})
+        return error_code == 0, f"describe_configs({topic}) error {error_code}"
+
+    await eventually(described, within=10.0, interval=0.2)
+    return configs
 
 
 async def test_kafka_compacted_topic_reports_its_cleanup_policy(

@@ -15,13 +15,8 @@ import pytest
 
 from shared.events import decode_event
 from tests.integration.harness import System
-from tests.integration.test_tasks_support import (
-    TASKS,
-    TasksUser,
-    assert_problem,
-    events_of,
-    task_events,
-)
+from tests.support.problems import assert_problem
+from tests.support.tasks import TASKS, TasksUser, events_of, task_events
 
 pytestmark = pytest.mark.integration
 EVENT_WAIT_S = 30.0

@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 
 from services.tasks.app.config import Settings
 from tests.integration.harness import System, stack_command
-from tests.integration.test_tasks_support import TASKS, TasksUser, task_events
+from tests.support.tasks import TASKS, TasksUser, task_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 RECOVERY_S = 120.0

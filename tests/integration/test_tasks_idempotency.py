@@ -6,9 +6,10 @@ import httpx
 import pytest
 
 from tests.integration.harness import System
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import Account, unique_word
-from tests.integration.test_tasks_support import assert_problem, events_of, task_events
+from tests.support.accounts import Account, new_account
+from tests.support.problems import assert_problem
+from tests.support.search import unique_word
+from tests.support.tasks import events_of, task_events
 
 pytestmark = pytest.mark.integration
 

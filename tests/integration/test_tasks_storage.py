@@ -16,7 +16,7 @@ from services.tasks.app.mongo_store import INDEXES
 from services.tasks.app.queries import SortOrder, list_filter
 from services.tasks.app.schemas import ListQuery
 from tests.integration.harness import System
-from tests.integration.test_tasks_support import TASKS, TasksUser
+from tests.support.tasks import TASKS, TasksUser
 
 pytestmark = pytest.mark.integration
 Document = dict[str, Any]

@@ -1,18 +1,35 @@
-"""Helpers for integration tests that need a user: register, log in, sign service identities.
+"""Users for the system-level tests: register, log in, an ``Account`` to call the API as.
 
-Every password and token these helpers handle is recorded with ``secrets_registry.remember``
-so the session's log check can prove none of them was ever logged.
+Every password and token these helpers handle is recorded with ``secrets.remember`` so the
+session's log check can prove none of them was ever logged.
 """
 
 import secrets
 import uuid
-from collections.abc import Generator
+from dataclasses import dataclass
 
 import httpx
 
-from shared.identity import IDENTITY_HEADER, Identity, sign_identity
-from tests.integration.harness import System
-from tests.integration.secrets_registry import Account, remember
+from tests.support.secrets import remember
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Account:
+    """A registered, logged-in user, as ``new_account`` makes one."""
+
+    email: str
+    password: str
+    user_id: str
+    access_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Authorization: Bearer <access token>``."""
+        return bearer(self.access_token)
 
 
 def new_email(domain: str = "example.test") -> str:
@@ -72,44 +89,3 @@ async def oauth_password_grant(
     body = response.json()
     remember(body["access_token"], body["refresh_token"])
     return body["access_token"], body["refresh_token"]
-
-
-def signed_headers(
-    system: System,
-    identity: Identity,
-    *,
-    method: str,
-    path: str,
-    query: bytes = b"",
-    body: bytes = b"",
-) -> dict[str, str]:
-    """``X-Taskstream-Identity`` as the gateway would sign it, for calls straight to a service.
-
-    The signature covers the raw query and the body: send exactly these bytes.
-    """
-    secret = system.env["INTERNAL_SIGNING_SECRET"].encode()
-    signed = sign_identity(
-        identity, secret=secret, method=method, path=path, query=query, body=body
-    )
-    return {"X-Taskstream-Identity": signed}
-
-
-class SignedAs(httpx.Auth):
-    """Signs each request as the gateway would, over the exact method, path, query and body."""
-
-    requires_request_body = True
-
-    def __init__(self, system: System, identity: Identity) -> None:
-        self.secret = system.env["INTERNAL_SIGNING_SECRET"].encode()
-        self.identity = identity
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers[IDENTITY_HEADER] = sign_identity(
-            self.identity,
-            secret=self.secret,
-            method=request.method,
-            path=request.url.path,
-            query=request.url.query,
-            body=request.content,
-        )
-        yield request

@@ -11,18 +11,15 @@ from aiokafka import AIOKafkaConsumer
 
 from shared.events import decode_event
 from tests.integration.harness import System
-from tests.integration.helpers import new_account
-from tests.integration.secrets_registry import (
-    Account,
-    Observation,
-    eventually,
-    search_total,
-    unique_word,
-)
+from tests.support.accounts import Account, new_account
+from tests.support.polling import Observation, eventually
+from tests.support.search import search_total, unique_word
 
 RECOVERY_S = 90.0
 # Once events are on the topic, search has this long to index them all.
 SEARCH_CATCH_UP_S = 60.0
+# Acknowledged writes wanted before a fault, and again after it.
+WRITES_AROUND_A_FAULT = 5
 
 
 @dataclass
@@ -66,16 +63,28 @@ class WriteStream:
 
 
 async def while_writing(stream: WriteStream, fault: Callable[[], Awaitable[None]]) -> None:
-    """Run ``fault`` in the middle of a write stream; the stream stops once it is over."""
+    """Run ``fault`` in the middle of a write stream: writes are acknowledged before it and
+    again after it (waited for, not slept on), then the stream stops."""
     stop = asyncio.Event()
     writer = asyncio.create_task(stream.run_until(stop))
     try:
-        await asyncio.sleep(1.0)
+        await acknowledged_beyond(stream, WRITES_AROUND_A_FAULT, within=RECOVERY_S)
         await fault()
-        await asyncio.sleep(1.0)
+        after_fault = len(stream.acknowledged)
+        await acknowledged_beyond(stream, after_fault + WRITES_AROUND_A_FAULT, within=RECOVERY_S)
     finally:
         stop.set()
         await writer
+
+
+async def acknowledged_beyond(stream: WriteStream, count: int, *, within: float) -> None:
+    """Until ``stream`` has at least ``count`` acknowledged writes."""
+
+    async def enough() -> Observation:
+        seen = {"acknowledged": len(stream.acknowledged), "failures": stream.failures[-3:]}
+        return len(stream.acknowledged) >= count, seen
+
+    await eventually(enough, within=within, interval=0.05)
 
 
 async def all_finished_and_searchable(stream: WriteStream, *, within: float) -> None:

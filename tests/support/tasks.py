@@ -1,4 +1,5 @@
-"""Shared by the tasks integration tests: signed calls straight to the service, the topic."""
+"""The tasks service: tasks created through the gateway, signed calls straight to the service,
+and reading its events topic."""
 
 import asyncio
 import uuid
@@ -14,9 +15,19 @@ from aiokafka.structs import ConsumerRecord
 from shared.events import TaskCloudEvent, decode_event
 from shared.identity import Identity
 from tests.integration.harness import System
-from tests.integration.helpers import SignedAs
+from tests.support.accounts import Account
+from tests.support.identities import SignedAs
 
 TASKS = "/api/v1/tasks"
+
+
+async def create_task(client: httpx.AsyncClient, account: Account, **fields: Any) -> dict[str, Any]:
+    """Create a task through the gateway ``client`` as ``account``."""
+    body = {"title": "a task", **fields}
+    response = await client.post(TASKS, json=body, headers=account.headers)
+    assert response.status_code == 201, response.text
+    task: dict[str, Any] = response.json()
+    return task
 
 
 class TasksUser:
@@ -51,14 +62,6 @@ class TasksUser:
 
     async def list(self, **params: Any) -> httpx.Response:
         return await self.call("GET", TASKS, params=params)
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 async def task_events(

@@ -1,11 +1,9 @@
-"""What the search integration tests share: events straight to the run's topic, signed
-identities, queries to a search replica, polling. Events bypass the tasks service so that
-duplicates and out-of-order versions can be sent on purpose."""
+"""The search service: queries through the gateway and straight to a replica, and events sent
+straight to the run's topic. Events bypass the tasks service so that duplicates and
+out-of-order versions can be sent on purpose."""
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +24,9 @@ from shared.events import (
 )
 from shared.identity import Identity
 from tests.integration.harness import System
-from tests.integration.helpers import SignedAs
-from tests.integration.secrets_registry import RETIRED_PROCESSES
+from tests.support.accounts import Account
+from tests.support.identities import SignedAs
+from tests.support.polling import eventually
 
 SEARCH_PATH = "/api/v1/search"
 PARTITIONS = 3
@@ -97,6 +96,22 @@ async def publish(producer: AIOKafkaProducer, system: System, *events: TaskCloud
         )
 
 
+def unique_word(prefix: str = "zq") -> str:
+    """A token no other task contains, letters only so the search tokenizer keeps it whole."""
+    letters = "".join(chr(ord("a") + b % 26) for b in uuid.uuid4().bytes[:10])
+    return f"{prefix}{letters}"
+
+
+async def search_total(client: httpx.AsyncClient, account: Account, query: str) -> int:
+    """How many of ``account``'s tasks match ``query``, asked through the gateway ``client``."""
+    response = await client.get(
+        SEARCH_PATH, params={"q": query, "limit": 100}, headers=account.headers
+    )
+    assert response.status_code == 200, response.text
+    total: int = response.json()["total"]
+    return total
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -122,16 +137,6 @@ async def ids_for(system: System, user_id: str, q: str, **params: Any) -> list[s
     return [item["task"]["id"] for item in body["items"]]
 
 
-async def until(probe: Callable[[], Awaitable[bool]], *, within: float) -> float:
-    """Poll ``probe`` until true; how long it took, or fail after ``within`` seconds."""
-    started = time.monotonic()
-    while not await probe():
-        if time.monotonic() - started > within:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
-
-
 def comparable(page: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     items = [(i["task"]["id"], i["task"], i["highlights"]) for i in page["items"]]
     return sorted(items, key=lambda item: item[0])
@@ -141,7 +146,7 @@ async def wait_for_ids(system: System, user_id: str, q: str, expected: list[str]
     async def matches() -> bool:
         return sorted(await ids_for(system, user_id, q)) == sorted(expected)
 
-    await until(matches, within=VISIBLE_WITHIN_S)
+    await eventually(matches, within=VISIBLE_WITHIN_S, interval=0.02)
 
 
 def visibility_buckets(metrics_text: str) -> dict[float, float]:
@@ -162,10 +167,3 @@ def bucket_quantile(before: dict[float, float], after: dict[float, float], q: fl
 
 async def total_is(system: System, user: str, word: str, expected: int) -> bool:
     return int((await search(system, user, q=word))["total"]) == expected
-
-
-def retire(system: System, replica: ServiceProcess) -> None:
-    """Stop a replica a test added and take it out of ``system`` (its log is still checked)."""
-    replica.stop()
-    system.processes[replica.name].remove(replica)
-    RETIRED_PROCESSES.append(replica)
