@@ -4,18 +4,21 @@ CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/taskstream
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK := $(PY) deploy/local/stack.py
+TANTIVY := third_party/tantivy-py
 export PIP_CACHE_DIR := $(CACHE_DIR)/pip
 
 .PHONY: venv infra run test test-unit lint fmt bench soak down status
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml $(wildcard deploy/local/tantivy/*)
+# The patched tantivy-py first (built once into the cache): pyproject.toml pins that build,
+# which no index serves.
+$(VENV)/.installed: pyproject.toml $(wildcard $(TANTIVY)/*.py $(TANTIVY)/*.toml $(TANTIVY)/patches/*)
 	@echo "==> python venv in $(VENV) (pip cache $(PIP_CACHE_DIR))"
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) $(TANTIVY)/build.py --cache $(CACHE_DIR) --install >/dev/null
 	@$(PY) -m pip install --quiet -e '.[dev]'
-	@$(STACK) install-tantivy
 	@touch $@
 
 infra: venv
