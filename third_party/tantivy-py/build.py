@@ -28,13 +28,13 @@ SDIST_SHA256 = "871d0dc8d3b246d6b8cbf99a2f0ec929eb4e3341ecb3a63e3c7c11c6715cd03d
 # The wheel's version names our build. Bump the number when a patch or the profile changes,
 # and set INPUTS_SHA256 to what tests/deploy/test_tantivy_build.py then reports.
 VERSION = f"{UPSTREAM_VERSION}+taskstream.1"
-INPUTS_SHA256 = ""
+INPUTS_SHA256 = "7fd10ca696e63980740f0d49aa6f43070d89f27650d0f1ce5abf713f0ea7a94d"
 HOME = Path(__file__).resolve().parent
 PATCHES = HOME / "patches"
 # Appended to the binding's Cargo.toml.
 PROFILE = HOME / "profile.toml"
 # Patches of the binding (its Rust code and its typed stub, tantivy/tantivy.pyi), in order.
-BINDING_PATCHES = ("merge-policy", "commit-payload", "stub-count")
+BINDING_PATCHES = ("no-zstd", "merge-policy", "commit-payload", "stub-count")
 # Patches of crates the binding depends on: each crate is copied from Cargo's registry into
 # vendor/, patched there, and [patch.crates-io] points the whole build at the copy.
 CRATE_PATCHES = {
@@ -122,7 +122,7 @@ class Build:
 
     def download(self) -> Path:
         # --no-binary names tantivy alone: with :all:, pip built maturin from source just to
-        # read the sdist's metadata, a second Rust build as long as tantivy's own.
+        # read the sdist's metadata, a second Rust build longer than tantivy's own.
         fetch = ["download", "--no-deps", "--no-binary", "tantivy", "--dest", str(self.out)]
         self.run([*self.pip, *fetch, f"tantivy=={UPSTREAM_VERSION}"], self.out)
         sdist = self.out / f"tantivy-{UPSTREAM_VERSION}.tar.gz"
