@@ -154,7 +154,9 @@ def main(argv: list[str]) -> int:
         "--profile", action="store_true", help="profile missed goals, even in --smoke"
     )
     parser.add_argument(
-        "--test-stack", action="store_true", help="use the test stack (ports 19092/27018/6380 + TEST_STACK_PORT_OFFSET)"
+        "--test-stack",
+        action="store_true",
+        help="use the test stack (ports 19092/27018/6380 + TEST_STACK_PORT_OFFSET)",
     )
     args = parser.parse_args(argv)
     if args.test_stack:
