@@ -90,11 +90,7 @@ def start(work_dir: Path) -> System:
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     env = bench_env(secrets.token_hex(4), work_dir)
     system = System(env=env, work_dir=work_dir, log_dir=LOG_DIR)
-    try:
-        system.start(dict.fromkeys(BACKENDS, 1))
-    except BaseException:
-        system.stop()
-        raise
+    system.start(dict.fromkeys(BACKENDS, 1))
     return system
 
 

@@ -184,8 +184,13 @@ class System:
         report: Report | None = None,
         ready_timeout: float = 60.0,
     ) -> None:
+        """Plan and start the whole system; if any part fails, stop what started, then raise."""
         self.plan_all(replicas, canaries)
-        self.start_planned(report=report, ready_timeout=ready_timeout)
+        try:
+            self.start_planned(report=report, ready_timeout=ready_timeout)
+        except BaseException:
+            self.stop()
+            raise
 
     def all_processes(self) -> list[ServiceProcess]:
         """Backends first, canaries, the gateway last: the order they started in."""

@@ -59,11 +59,7 @@ def start_system(work_dir: Path) -> System:
     """One replica of each service, on free ports, with a database and topic of its own."""
     env = run_env(secrets.token_hex(4), work_dir)
     system = System(env=env, work_dir=work_dir, log_dir=LOG_DIR)
-    try:
-        system.start(dict.fromkeys(BACKENDS, 1))
-    except BaseException:
-        system.stop()
-        raise
+    system.start(dict.fromkeys(BACKENDS, 1))
     return system
 
 
