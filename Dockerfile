@@ -1,7 +1,7 @@
 # One image for all four services; SERVICE picks which one runs (see docs/operations.md).
 # Build from the repository root:  docker build -t taskstream .
 
-# --- tantivy: tantivy-py built with the patches in deploy/local/tantivy/ (why: see each patch) ---
+# --- tantivy: tantivy-py with the patches in third_party/tantivy-py/ (why: each patch's header) ---
 FROM rust:1.95-slim-bookworm AS tantivy
 
 # The sdist's rust-toolchain.toml asks for "stable"; build with the image's own toolchain.
@@ -12,13 +12,10 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git python3-venv \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
-COPY deploy/local/tantivy/ ./
+COPY third_party/tantivy-py/ ./
+# The same script as `make venv`: checksummed sdist, patches, profile, wheel into /wheels.
 RUN python3 -m venv /opt/pip \
-    && /opt/pip/bin/pip download --no-cache-dir --no-binary :all: --no-deps tantivy==0.27.0 \
-    && sha256sum --check sdist.sha256 \
-    && tar xzf tantivy-0.27.0.tar.gz \
-    && bash prepare-source.sh tantivy-0.27.0 \
-    && /opt/pip/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels ./tantivy-0.27.0
+    && PIP_NO_CACHE_DIR=1 /opt/pip/bin/python build.py --wheel-dir /wheels
 
 # --- web: the browser app built once; only its dist/ reaches the runtime image ---
 FROM node:20.20-bookworm-slim AS web
@@ -39,12 +36,12 @@ ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /app
 # Dependencies first, from pyproject.toml's list, so a code-only change reuses this layer.
+# pyproject.toml pins our tantivy-py build, which only the tantivy stage's folder holds.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
-    && pip install --requirement requirements.txt \
-    && rm pyproject.toml requirements.txt
 COPY --from=tantivy /wheels /wheels
-RUN pip install --no-deps --force-reinstall /wheels/tantivy-*.whl && rm -r /wheels
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+    && pip install --find-links /wheels --requirement requirements.txt \
+    && rm -r pyproject.toml requirements.txt /wheels
 
 # Sources are run from /app (not installed) so data files such as auth's password list come along.
 COPY shared ./shared

@@ -4,6 +4,7 @@ CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/taskstream
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK := $(PY) deploy/local/stack.py
+TANTIVY := third_party/tantivy-py
 export PIP_CACHE_DIR := $(CACHE_DIR)/pip
 export npm_config_cache := $(CACHE_DIR)/npm
 
@@ -11,12 +12,14 @@ export npm_config_cache := $(CACHE_DIR)/npm
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml $(wildcard deploy/local/tantivy/*)
+# The patched tantivy-py first (built once into the cache): pyproject.toml pins that build,
+# which no index serves.
+$(VENV)/.installed: pyproject.toml $(wildcard $(TANTIVY)/*.py $(TANTIVY)/*.toml $(TANTIVY)/patches/*)
 	@echo "==> python venv in $(VENV) (pip cache $(PIP_CACHE_DIR))"
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) $(TANTIVY)/build.py --cache $(CACHE_DIR) --install >/dev/null
 	@$(PY) -m pip install --quiet -e '.[dev]'
-	@$(STACK) install-tantivy
 	@touch $@
 
 infra: venv

@@ -1,7 +1,7 @@
 """Taskstream's local infrastructure without Docker: real Kafka (KRaft), FerretDB, Redis and
 an OpenID provider.
 
-    stack.py install | install-tools | install-tantivy
+    stack.py install | install-tools
              | up [component ...] | down [--started-only] [component ...] | status | env
 
 Components are kafka, mongo (FerretDB), redis and oidc (mock-oauth2-server, the provider that
@@ -52,7 +52,6 @@ from deploy.local._stack_process import (
     wait_stopped,
     write_pidfile,
 )
-from deploy.local._tantivy_build import install_tantivy
 
 BENCH_TOOLS = ("wrk", "nginx", "kcat")
 STARTED, FOUND_RUNNING = "started", "found-running"
@@ -294,7 +293,6 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("install", help="fetch and build what is missing; start nothing")
     commands.add_parser("install-tools", help="apt-get install " + " ".join(BENCH_TOOLS))
-    commands.add_parser("install-tantivy", help="build and install tantivy-py with our patches")
     up_parser = commands.add_parser("up", help="start components and wait until they answer")
     up_parser.add_argument("components", nargs="*", metavar="component")
     down_parser = commands.add_parser("down", help="stop components")
@@ -327,9 +325,6 @@ def main(argv: list[str] | None = None) -> int:
                 return install(config)
             case "install-tools":
                 return install_tools(config)
-            case "install-tantivy":
-                say(install_tantivy(config.cache_dir))
-                return 0
             case "up":
                 return up(config, names, full=not chosen)
             case "down":

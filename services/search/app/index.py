@@ -11,6 +11,7 @@ Every method here blocks. Writes and commits run on the consumer's writer thread
 import base64
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ MAX_TOKEN_CHARS = 40
 # (10,000) the small end of the index is merged again every few commits (decision 0832); at
 # 100, small segments merge with their like and each document is merged about log8(n) times.
 MERGE_FLOOR_DOCS = 100
+# tantivy-py 0.27.0 with the patches in third_party/tantivy-py/: the merge policy above, commit
+# payloads, and smaller per-segment allocations and faster unions and filters.
+TANTIVY_BUILD = "0.27.0+taskstream.1"
 
 
 class UnreadableIndex(Exception):
@@ -99,14 +103,13 @@ class UnpatchedTantivy(RuntimeError):
     """tantivy-py without our patches: no merge policy to set, no payload to commit."""
 
 
-def keep_merges_small(writer: tantivy.IndexWriter) -> None:
-    """Lower the merge floor, with a method only our build of tantivy-py has."""
-    set_policy = getattr(writer, "set_log_merge_policy", None)
-    if set_policy is None:
+def require_tantivy_build(installed: str) -> None:
+    """Refuse any tantivy-py but the build with our patches (its version names them)."""
+    if installed != TANTIVY_BUILD:
         raise UnpatchedTantivy(
-            "tantivy-py lacks the patches in deploy/local/tantivy/ (`make venv` builds them)"
+            f"tantivy {installed} is installed; search needs {TANTIVY_BUILD}, built with the"
+            " patches in third_party/tantivy-py/ (`make venv`, or see its README)"
         )
-    set_policy(min_layer_size=MERGE_FLOOR_DOCS)
 
 
 @dataclass
@@ -129,6 +132,7 @@ class CommitResult:
 
 class TaskIndex:
     def __init__(self, path: Path, index: tantivy.Index, *, topic: str, heap_bytes: int) -> None:
+        require_tantivy_build(metadata.version("tantivy"))
         self.path = path.resolve()
         self.topic = topic
         self.schema = index.schema
@@ -138,7 +142,7 @@ class TaskIndex:
         # Readers move on when ``commit`` reloads them, not when a file watcher notices.
         self._index.config_reader(reload_policy="manual")
         self._writer = index.writer(heap_size=heap_bytes, num_threads=1)
-        keep_merges_small(self._writer)
+        self._writer.set_log_merge_policy(min_layer_size=MERGE_FLOOR_DOCS)
         self._closed = False
         self._staged = StagedChanges()
         meta = self._read_meta()

@@ -43,7 +43,7 @@ def run_search(
             tasks, result.hits, marks[::2], marks[1::2], strict=True
         )
     ]
-    return {"items": items, "total": result.count}  # type: ignore[attr-defined]  # not in the stub
+    return {"items": items, "total": result.count}
 
 
 def highlights(title: str | None, description: str | None) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """The index applies events by version, keeps tombstones and commits offsets with its data."""
 
 import json
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -8,10 +9,11 @@ import pytest
 import tantivy
 
 from services.search.app.index import (
+    TANTIVY_BUILD,
     TaskIndex,
     UnpatchedTantivy,
     UnreadableIndex,
-    keep_merges_small,
+    require_tantivy_build,
 )
 from services.search.app.query import SearchFilters, filter_queries
 from services.search.tests.factories import task_event
@@ -147,8 +149,12 @@ def test_small_segments_merge_with_each_other_not_into_a_bigger_one(
 
 
 def test_a_tantivy_build_without_our_patches_is_refused_with_the_reason() -> None:
-    with pytest.raises(UnpatchedTantivy, match="deploy/local/tantivy"):
-        keep_merges_small(object())  # type: ignore[arg-type]  # a writer lacking the method
+    with pytest.raises(UnpatchedTantivy, match=r"tantivy 0\.27\.0 is installed.*third_party"):
+        require_tantivy_build("0.27.0")
+
+
+def test_the_installed_tantivy_is_the_build_with_our_patches() -> None:
+    assert metadata.version("tantivy") == TANTIVY_BUILD
 
 
 def test_a_zero_score_filter_over_a_whole_segment_is_left_out_of_intersections(
