@@ -144,7 +144,8 @@ def test_the_repository_flag_file_is_valid_and_routes_nobody_to_a_canary() -> No
     flags = Flags(str(REPO_FLAGS), poll_ms=1000, domain="test-repo")
     flags.start()
     try:
-        assert flags.status.loaded_mtime is not None
+        # The ready event reaches Flags' handler on the SDK's event thread, just after start().
+        wait_for(lambda: flags.status.loaded_mtime is not None)
         for service in ("auth", "tasks", "search"):
             context = evaluation_context(user_id="anyone")
             assert flags.resolve_boolean(f"route.{service}.canary", True, context).value is False

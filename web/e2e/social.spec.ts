@@ -89,6 +89,7 @@ test('continue with Google at the real provider, land on the tasks signed in, se
 
   // The password set above signs the account in.
   await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/signin$/);
   await signIn(page, { email, password, name: '' });
 });
 
@@ -127,6 +128,8 @@ test('an existing email is not linked silently; linking it from settings, then s
 
   // Signed out, "Continue with GitHub" now signs in to this account, back where it was heading.
   await page.getByRole('button', { name: 'Sign out' }).click();
+  // Navigating before the sign-out request has finished would cancel it.
+  await expect(page).toHaveURL(/\/signin$/);
   await page.goto('/settings/accounts');
   await expect(page).toHaveURL(/\/signin$/);
   await page.getByRole('button', { name: 'Continue with GitHub' }).click();

@@ -83,11 +83,17 @@ export type WriteResult<T> = { queued: false; value: T } | { queued: true };
  * Sends a write (retried with the same Idempotency-Key while the network flickers), or queues
  * it when there is no network, or when the network went away during the send.
  */
-async function sendOrQueue<T>(write: OutboxWrite, send: (key: string) => Promise<T>) {
+async function sendOrQueue<T>(
+  write: OutboxWrite,
+  send: (key: string) => Promise<T>,
+  beforeQueue: () => void = () => undefined,
+) {
   const key = newIdempotencyKey();
   const queue = async (): Promise<WriteResult<T>> => {
     const user = currentUserId();
     if (!user) throw new Error('You are offline and not signed in: this change cannot be kept.');
+    // The queue shows the write from now on: its optimistic row goes first, never both.
+    beforeQueue();
     await outbox.enqueue(user, write, key);
     return { queued: true };
   };
@@ -103,12 +109,22 @@ async function sendOrQueue<T>(write: OutboxWrite, send: (key: string) => Promise
 // Mutations run whatever the browser thinks of the network: offline, they queue.
 const ALWAYS = 'always' as const;
 
+// The optimistic row of each create in flight, by its draft (onMutate runs before mutationFn).
+const optimisticRows = new WeakMap<TaskDraft, string>();
+
 export function useCreateTask() {
   const client = useQueryClient();
   return useMutation({
     networkMode: ALWAYS,
     mutationFn: (draft: TaskDraft) =>
-      sendOrQueue({ kind: 'create', draft }, (key) => postTask(draft, key)),
+      sendOrQueue(
+        { kind: 'create', draft },
+        (key) => postTask(draft, key),
+        () => {
+          const optimisticId = optimisticRows.get(draft);
+          if (optimisticId) dropOptimistic(client, optimisticId);
+        },
+      ),
     onMutate: async (draft) => {
       const snapshot = await snapshotLists(client);
       const now = new Date().toISOString();
@@ -120,6 +136,7 @@ export function useCreateTask() {
         version: 0,
       };
       editLists(client, (items, page) => (page === 0 ? [optimistic, ...items] : items));
+      optimisticRows.set(draft, optimistic.id);
       return { snapshot, optimisticId: optimistic.id };
     },
     onSuccess: (result, _draft, context) => {
