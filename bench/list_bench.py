@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
+from yarl import URL
 
 from bench.client import Bench
 from bench.stats import latency_summary, median_of_rounds
@@ -78,24 +79,28 @@ async def fill(bench: Bench, owner_id: str, count: int) -> str:
         await client.close()
 
 
-def signed(bench: Bench, user_id: str, path: str) -> str:
+def signed(bench: Bench, user_id: str, path: str, query: str = "") -> str:
+    """The gateway's identity header for a GET of ``path?query`` (the raw query, as sent)."""
     secret = bench.system.env["INTERNAL_SIGNING_SECRET"].encode()
     identity = Identity(user_id=user_id, via="jwt")
-    return sign_identity(identity, secret=secret, method="GET", path=path)
+    return sign_identity(
+        identity, secret=secret, method="GET", path=path, query=query.encode("latin-1")
+    )
 
 
 async def wrk(
     bench: Bench, user_id: str, target: str, connections: int, seconds: float
 ) -> dict[str, float]:
-    path = target.split("?", 1)[0]
+    path, _, query = target.partition("?")
     url = bench.url("tasks") + target
-    run = WrkRun(url, IDENTITY_HEADER, signed(bench, user_id, path), connections, seconds)
+    run = WrkRun(url, IDENTITY_HEADER, signed(bench, user_id, path, query), connections, seconds)
     return await run_wrk(run)
 
 
 async def next_page(bench: Bench, user_id: str, query: dict[str, str]) -> str:
     """The URL of the second page of ``query``, by the first page's cursor."""
-    headers = {IDENTITY_HEADER: signed(bench, user_id, TASKS_PATH)}
+    raw_query = URL(TASKS_PATH).extend_query(query).raw_query_string  # as aiohttp sends it
+    headers = {IDENTITY_HEADER: signed(bench, user_id, TASKS_PATH, raw_query)}
     reply = await bench.http.get(bench.url("tasks") + TASKS_PATH, params=query, headers=headers)
     reply.raise_for_status()
     cursor = reply.json()["next_cursor"]
