@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from dataclasses import dataclass
 
 from bench.client import Bench, create_task
 from bench.http_client import HTTP_ERRORS
@@ -38,12 +39,25 @@ async def _found(bench: Bench, word: str, task_id: str) -> bool:
     return any(item["task"]["id"] == task_id for item in response.json()["items"])
 
 
-async def _searchable_after(bench: Bench, word: str, task_id: str, acked: float) -> float | None:
-    """Seconds from the write's acknowledgement until search finds it; None if it never does."""
+@dataclass
+class Visibility:
+    """When search first found a write, and when it last did not (seconds from the ack): the
+    write became searchable between the two, so their gap is the polling's own blur."""
+
+    found: float
+    last_miss: float
+
+
+async def _searchable_after(
+    bench: Bench, word: str, task_id: str, acked: float
+) -> Visibility | None:
+    """How long after the write's acknowledgement search found it; None if it never does."""
+    last_miss = 0.0
     while time.time() - acked < GIVE_UP_AFTER_S:
         with contextlib.suppress(*HTTP_ERRORS):  # A failed poll is just one more poll.
             if await _found(bench, word, task_id):
-                return time.time() - acked
+                return Visibility(found=time.time() - acked, last_miss=last_miss)
+            last_miss = time.time() - acked
         await asyncio.sleep(POLL_INTERVAL_S)
     return None
 
@@ -64,7 +78,7 @@ async def _metric_buckets(bench: Bench) -> dict[str, Buckets | None]:
 
 async def _stream(bench: Bench, watcher: TopicWatcher) -> dict[str, float]:
     headers = await bench.bearer()
-    searchable: list[float | None] = []
+    searchable: list[Visibility | None] = []
     acked: dict[str, float] = {}
     failed: list[int] = []
 
@@ -92,7 +106,7 @@ async def _stream(bench: Bench, watcher: TopicWatcher) -> dict[str, float]:
     )
 
 
-def _searchable_figures(samples: list[float | None]) -> dict[str, float]:
+def _searchable_figures(samples: list[Visibility | None]) -> dict[str, float]:
     found = [sample for sample in samples if sample is not None]
     counts = {
         "event_to_searchable_samples": float(len(found)),
@@ -100,9 +114,13 @@ def _searchable_figures(samples: list[float | None]) -> dict[str, float]:
     }
     if not found:
         return counts
+    times = [sample.found for sample in found]
+    misses = [sample.last_miss for sample in found]
     return {
-        "event_to_searchable_p50_ms": percentile(found, 50) * 1000,
-        "event_to_searchable_p99_ms": percentile(found, 99) * 1000,
+        "event_to_searchable_p50_ms": percentile(times, 50) * 1000,
+        "event_to_searchable_p99_ms": percentile(times, 99) * 1000,
+        "event_to_searchable_last_miss_p50_ms": percentile(misses, 50) * 1000,
+        "event_to_searchable_last_miss_p99_ms": percentile(misses, 99) * 1000,
         **counts,
     }
 
