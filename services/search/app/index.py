@@ -209,7 +209,7 @@ class TaskIndex:
     def committed_version(self, task_id: str) -> int | None:
         """The version readers see for a task (tombstones included); cheap: one term lookup."""
         searcher = self.searcher()
-        # Counting the matches would cost as much again as finding the one (decision 0930).
+        # Only the hit is needed, not how many match.
         hits = searcher.search(self.id_query(task_id), 1, count=False).hits
         if not hits:
             return None
