@@ -161,7 +161,14 @@ def _notes(outcome: Outcome) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
-    parser.add_argument("--only", nargs="*", default=[], choices=list(BENCHMARKS))
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=[],
+        choices=list(BENCHMARKS),
+        help="run these benchmarks only; their figures replace theirs in the results file, the"
+        " others stay, and `partial_runs` says which came from which run",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="profile missed goals, even in --smoke"
     )
@@ -181,11 +188,13 @@ def main(argv: list[str]) -> int:
     code = machine.code_version()
     outcome = run_system(sizes, args.only)
     host["load_average_at_end"] = machine.load_average()
-    run = {"mode": "smoke" if args.smoke else "full", **asdict(sizes)}
+    run = {"mode": "smoke" if args.smoke else "full", "only": args.only, **asdict(sizes)}
     results = {"machine": host, "code": code, "run": run, **outcome.results}
     results["failures"] = outcome.failures
     out_dir = REPO / (".local/bench" if args.smoke else "bench/results")
     name = "smoke" if args.smoke else "latest"
+    if args.only and not args.smoke:
+        results = report.merged_into(report.read_json(out_dir / f"{name}.json"), results)
     report.write_json(results, out_dir / f"{name}.json")
     report.write_markdown(results, _notes(outcome), out_dir / f"{name}.md")
     say(f"wrote {out_dir / name}.json and .md")

@@ -92,6 +92,43 @@ def missed_goals(results: Mapping[str, object]) -> list[Goal]:
     ]
 
 
+# What a run says about itself rather than measures.
+RUN_SECTIONS = ("machine", "code", "run", "failures", "raw", "partial_runs")
+
+
+def read_json(path: Path) -> dict[str, object]:
+    """A results file, or {} if there is none yet."""
+    if not path.exists():
+        return {}
+    loaded: dict[str, object] = orjson.loads(path.read_bytes())
+    return loaded
+
+
+def merged_into(previous: Mapping[str, object], partial: Mapping[str, object]) -> dict[str, object]:
+    """A partial run (``--only``) over an earlier results file: its figures replace the
+    earlier ones, every other figure stays, and ``partial_runs`` records which figures came
+    from which run (with that run's machine, load and code), so none is passed off as
+    measured beside figures it never met."""
+    figures = {key: value for key, value in partial.items() if key not in RUN_SECTIONS}
+    raw = {**_mapping(previous.get("raw")), **_mapping(partial.get("raw"))}
+    earlier = previous.get("partial_runs")
+    runs = [*(earlier if isinstance(earlier, list) else [])]
+    runs.append(
+        {
+            "benchmarks": _mapping(partial.get("run")).get("only", []),
+            "machine": partial.get("machine"),
+            "code": partial.get("code"),
+            "failures": partial.get("failures", []),
+            "keys": sorted(figures),
+        }
+    )
+    return {**previous, **figures, "raw": raw, "partial_runs": runs}
+
+
+def _mapping(value: object) -> dict[str, object]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
 def write_json(results: Mapping[str, object], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
@@ -151,6 +188,22 @@ def _load_warning(results: Mapping[str, object]) -> list[str]:
     ]
 
 
+def _partial_run_rows(results: Mapping[str, object]) -> list[str]:
+    runs = results.get("partial_runs")
+    if not isinstance(runs, list) or not runs:
+        return []
+    rows = ["", "## Figures from later partial runs (`--only`)", ""]
+    for run in runs:
+        host, code = _mapping(run.get("machine")), _mapping(run.get("code"))
+        names = ", ".join(run.get("benchmarks") or [])
+        commit = str(code.get("git_commit"))[:10]
+        rows.append(
+            f"- {names}: load average {host.get('load_average_at_start')} at the start,"
+            f" code `{commit}` on {code.get('date')} ({len(run.get('keys') or [])} figures)"
+        )
+    return rows
+
+
 def write_markdown(results: Mapping[str, object], notes: list[str], path: Path) -> None:
     lines = [
         "# Taskstream benchmark results",
@@ -160,6 +213,7 @@ def write_markdown(results: Mapping[str, object], notes: list[str], path: Path) 
         "",
         *_context_rows(results),
         *_load_warning(results),
+        *_partial_run_rows(results),
         "",
         "## Goals",
         "",

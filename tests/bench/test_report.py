@@ -6,7 +6,15 @@ from pathlib import Path
 import orjson
 
 from bench.profile import summarize
-from bench.report import REQUIRED_KEYS, missed_goals, missing_keys, write_json, write_markdown
+from bench.report import (
+    REQUIRED_KEYS,
+    merged_into,
+    missed_goals,
+    missing_keys,
+    read_json,
+    write_json,
+    write_markdown,
+)
 from bench.wrk import parse_result
 
 
@@ -87,3 +95,60 @@ def test_a_busy_machine_is_called_out(tmp_path: Path) -> None:
     write_markdown(busy, [], tmp_path / "busy.md")
     assert "busy" not in (tmp_path / "quiet.md").read_text()
     assert "load average 6 on 2 cores" in (tmp_path / "busy.md").read_text()
+
+
+def full_run() -> dict[str, object]:
+    return {
+        "machine": {"load_average_at_start": [0.5, 0.5, 0.5]},
+        "code": {"git_commit": "aaaa"},
+        "run": {"mode": "full", "only": []},
+        "failures": [],
+        "raw": {"search": {"figures": 1}, "stream": {"figures": 2}},
+        "search_p99_ms": 9.0,
+        "event_to_searchable_p50_ms": 21.0,
+    }
+
+
+def test_a_partial_run_replaces_its_own_figures_and_keeps_the_others() -> None:
+    partial = {
+        "machine": {"load_average_at_start": [0.2, 0.2, 0.2]},
+        "code": {"git_commit": "bbbb", "date": "2026-12-07T16:00:00+00:00"},
+        "run": {"mode": "full", "only": ["stream"]},
+        "failures": [],
+        "raw": {"stream": {"figures": 3}},
+        "event_to_searchable_p50_ms": 12.0,
+    }
+    merged = merged_into(full_run(), partial)
+    assert merged["event_to_searchable_p50_ms"] == 12.0
+    assert merged["search_p99_ms"] == 9.0
+    # The full run still describes itself; the partial one is listed with its own context.
+    assert merged["code"] == {"git_commit": "aaaa"}
+    assert merged["raw"] == {"search": {"figures": 1}, "stream": {"figures": 3}}
+    assert merged["partial_runs"] == [
+        {
+            "benchmarks": ["stream"],
+            "machine": partial["machine"],
+            "code": partial["code"],
+            "failures": [],
+            "keys": ["event_to_searchable_p50_ms"],
+        }
+    ]
+
+
+def test_partial_runs_accumulate_and_show_in_the_markdown(tmp_path: Path) -> None:
+    partial = {"run": {"only": ["gateway"]}, "gateway_vs_nginx_rps_ratio": 0.9}
+    once = merged_into(full_run(), partial)
+    twice = merged_into(once, {"run": {"only": ["search"]}, "search_p99_ms": 8.0})
+    runs = twice["partial_runs"]
+    assert isinstance(runs, list)
+    assert [run["benchmarks"] for run in runs] == [["gateway"], ["search"]]
+    path = tmp_path / "latest.md"
+    write_markdown(twice, [], path)
+    text = path.read_text()
+    assert "## Figures from later partial runs" in text
+    assert "- gateway: load average" in text
+    assert "- search: load average" in text
+
+
+def test_a_missing_results_file_reads_as_empty(tmp_path: Path) -> None:
+    assert read_json(tmp_path / "absent.json") == {}
