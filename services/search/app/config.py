@@ -27,5 +27,9 @@ class Settings(ServiceSettings):
     cache_ttl_seconds: int = Field(default=60, ge=1)
     # How long a search with a consistency token waits for this replica to index that write.
     consistency_wait_ms: int = Field(default=1000, ge=0, le=10_000)
+    # How long a thread holding the GIL keeps it while another wants it (Python's default is
+    # 5 ms). The index writer and the event loop serving searches take turns on it; each of
+    # the writer's returns from tantivy waits up to this long behind a search (decision 0930).
+    gil_switch_interval_ms: float = Field(default=5.0, gt=0, le=100)
     # How often the consumer looks for new partitions and a swapped-in index.
     watch_interval_ms: int = Field(default=1000, ge=50)

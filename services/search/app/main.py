@@ -1,6 +1,7 @@
 """The search service app: ``create_app(settings)``; clients and the projection start in the
 lifespan."""
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         retain_freed_memory()
+        sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
         async with AsyncExitStack() as stack:
             redis = await stack.enter_async_context(open_redis(settings.redis_url))
             metrics = ProjectionMetrics(app.state.metrics.registry)
