@@ -142,6 +142,8 @@ class Asker:
     bearers: dict[str, dict[str, str]]
     rng: random.Random = field(default_factory=lambda: random.Random(25))
     durations: dict[str, list[float]] = field(default_factory=dict)
+    # The service's ``took_ms`` by the query's shape, to tell which kind of query is slow.
+    by_shape: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._registered = cycle(self.users.registered)
@@ -165,10 +167,23 @@ class Asker:
         if not kind.startswith("gateway"):
             took = float(reply.json()["took_ms"]) / 1000
             self.durations.setdefault(f"{kind}_took", []).append(took)
+            self.by_shape.setdefault(f"{kind}_{query_shape(query)}", []).append(took)
 
     def _ordinary(self) -> str:
         # Not the registered users: their pages are asked through the gateway.
         return self.rng.choice(self.users.ordinary_ids[len(self.users.registered) :])
+
+
+WORDS = frozenset(vocabulary())
+
+
+def query_shape(query: str) -> str:
+    """Which of ``corpus.queries``' shapes a query has: two words, a word, a prefix or a typo."""
+    if " " in query:
+        return "two_words"
+    if query in WORDS:
+        return "word"
+    return "prefix" if len(query) == 3 else "typo"
 
 
 def query_figures(scale: Scale, durations: dict[str, list[float]]) -> dict[str, float]:
@@ -195,9 +210,13 @@ def index_mib(replica: ServiceProcess) -> float:
     return sum(path.stat().st_size for path in target.rglob("*") if path.is_file()) / 2**20
 
 
+def shape_figures(by_shape: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    return {name: latency_summary(samples) for name, samples in sorted(by_shape.items())}
+
+
 async def measure_scale(
     bench: Bench, scale: Scale, users: Corpus, asked: Iterator[str]
-) -> dict[str, float]:
+) -> tuple[dict[str, float], dict[str, object]]:
     bootstrap = bench.system.env["KAFKA_BOOTSTRAP_SERVERS"]
     topic = f"{bench.system.env['KAFKA_TASK_EVENTS_TOPIC']}-scale-{scale.name}"
     await create_topic(bootstrap, topic, partitions=PARTITIONS)
@@ -223,6 +242,7 @@ async def measure_scale(
         for _ in range(WARM_UP_QUERIES):
             await asker.ask("ordinary", next(asked))
         asker.durations.clear()
+        asker.by_shape.clear()
         # The kinds take turns, so each meets the same moments of a noisy machine.
         for _ in range(bench.sizes.scale_queries):
             for kind in KINDS:
@@ -234,7 +254,7 @@ async def measure_scale(
             f"search_{scale.name}_index_mib": index_mib(replica),
             f"search_{scale.name}_tasks": float(scale.tasks),
             f"backlog_{scale.name}_produce_events_per_s": scale.tasks / produce_s,
-        }
+        }, {"took_by_shape": shape_figures(asker.by_shape)}
     finally:
         for process in reversed(started):
             process.stop()
@@ -247,8 +267,10 @@ async def run(bench: Bench) -> dict[str, object]:
     # from the Redis cache, which both scales' replicas share.
     per_scale = WARM_UP_QUERIES + len(KINDS) * bench.sizes.scale_queries
     asked = iter(queries(2 * per_scale, seed=25))
-    results: dict[str, float] = {}
+    results: dict[str, object] = {}
+    raw: dict[str, object] = {}
     for scale in scales(bench):
         users = corpus(scale, bench.user, registered)
-        results |= await measure_scale(bench, scale, users, asked)
-    return {**results}
+        figures, raw[scale.name] = await measure_scale(bench, scale, users, asked)
+        results |= figures
+    return {**results, "raw": raw}
