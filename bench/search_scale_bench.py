@@ -12,6 +12,7 @@ the replica's peak RSS and the size of its index (tmpfs, so memory too).
 """
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import cycle
 from pathlib import Path
+
+from aiokafka.errors import KafkaError
 
 from bench.client import Bench, User, login, register, warm_up
 from bench.corpus import created_event_bytes, queries, vocabulary
@@ -258,7 +261,9 @@ async def measure_scale(
     finally:
         for process in reversed(started):
             process.stop()
-        await delete_topics(bootstrap, [topic])
+        # The figures are taken; a topic left behind only costs disk space.
+        with contextlib.suppress(KafkaError):
+            await delete_topics(bootstrap, [topic])
 
 
 async def run(bench: Bench) -> dict[str, object]:
