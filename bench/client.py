@@ -29,6 +29,12 @@ class Sizes:
     search_tasks: int
     search_queries: int
     index_rounds: int
+    # Issue 25: ordinary users, their tasks each and the heavy user's tasks at the 1M scale
+    # (the 100k scale is a tenth of the users and of the heavy user's tasks); queries per kind.
+    scale_users: int
+    scale_tasks_per_user: int
+    scale_heavy_tasks: int
+    scale_queries: int
     # Tasks of the two list-benchmark users (issue 27: 10,000 and 100,000).
     list_small_tasks: int
     list_large_tasks: int
@@ -50,6 +56,10 @@ FULL = Sizes(
     search_tasks=100_000,
     search_queries=400,
     index_rounds=2,
+    scale_users=10_000,
+    scale_tasks_per_user=100,
+    scale_heavy_tasks=100_000,
+    scale_queries=300,
     list_small_tasks=10_000,
     list_large_tasks=100_000,
     profile_missed_goals=True,
@@ -69,6 +79,10 @@ SMOKE = Sizes(
     search_tasks=1000,
     search_queries=20,
     index_rounds=1,
+    scale_users=80,
+    scale_tasks_per_user=3,
+    scale_heavy_tasks=200,
+    scale_queries=10,
     list_small_tasks=100,
     list_large_tasks=1000,
     profile_missed_goals=False,
@@ -110,16 +124,22 @@ class Bench:
         return {"Authorization": f"Bearer {await self.token()}"}
 
     def identity(
-        self, method: str, path: str, params: Mapping[str, str | int] | None = None
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        user_id: str | None = None,
     ) -> dict[str, str]:
-        """The header the gateway would add, for calling a service port directly.
+        """The header the gateway would add, for calling a service port directly, as the
+        bench user or as any ``user_id`` (registered or not: services trust the signature).
 
         It is bound to the query too: ``params`` must be the ones the request sends (encoded
         by yarl here exactly as aiohttp will encode them).
         """
         secret = self.system.env["INTERNAL_SIGNING_SECRET"].encode()
         query = URL(path).extend_query(params or {}).raw_query_string.encode()
-        identity = Identity(user_id=self.user.user_id, via="jwt")
+        identity = Identity(user_id=user_id or self.user.user_id, via="jwt")
         signed = sign_identity(identity, secret=secret, method=method, path=path, query=query)
         return {IDENTITY_HEADER: signed}
 

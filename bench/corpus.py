@@ -7,12 +7,16 @@ import random
 import uuid
 from datetime import UTC, datetime
 
+import orjson
+
 from shared.events import TaskCloudEvent, TaskEventType, TaskPriority, TaskSnapshot, TaskStatus
 
 SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "zen", "dar", "pel", "mor", "qui")
 TAGS = tuple(f"tag{number}" for number in range(30))
 # Every backlog task's title carries this word, so a search for it counts the whole backlog.
 BACKLOG_MARKER = "backlogmarker"
+STATUSES = tuple(status.value for status in TaskStatus)
+PRIORITIES = tuple(priority.value for priority in TaskPriority)
 
 
 def vocabulary(size: int = 3000, seed: int = 7) -> list[str]:
@@ -45,6 +49,38 @@ def backlog_event(rng: random.Random, words: list[str], owner_id: str) -> TaskCl
         time=now,
         data=snapshot,
     )
+
+
+def created_event_bytes(
+    rng: random.Random, words: list[str], *, owner_id: str, stamp: str
+) -> tuple[bytes, bytes]:
+    """Key and value of a created-event as ``encode_event`` writes it, built as a plain dict:
+    a million pydantic models would make the producer, not the replica, the bottleneck."""
+    task_id = str(uuid.UUID(int=rng.getrandbits(128)))
+    snapshot = {
+        "id": task_id,
+        "owner_id": owner_id,
+        "title": " ".join([BACKLOG_MARKER, *rng.sample(words, 4)]),
+        "description": " ".join(rng.choices(words, k=rng.randint(15, 40))),
+        "status": rng.choice(STATUSES),
+        "priority": rng.choice(PRIORITIES),
+        "tags": rng.sample(TAGS, rng.randint(0, 3)),
+        "due_date": None,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "version": 1,
+    }
+    event = {
+        "specversion": "1.0",
+        "id": str(uuid.UUID(int=rng.getrandbits(128))),
+        "source": "/taskstream/tasks",
+        "type": TaskEventType.created.value,
+        "subject": task_id,
+        "time": stamp,
+        "datacontenttype": "application/json",
+        "data": snapshot,
+    }
+    return task_id.encode(), orjson.dumps(event)
 
 
 def _typo(word: str, rng: random.Random) -> str:

@@ -29,6 +29,11 @@ REQUIRED_KEYS = (
     "list_100k_p99_ms",
     "list_vs_get_rps_ratio",
     "stats_miss_100k_ms",
+    "search_1m_p99_ms",
+    "search_1m_heavy_user_p99_ms",
+    "search_1m_gateway_p99_ms",
+    "search_1m_peak_rss_mib",
+    "index_1m_events_per_s",
 )
 
 
@@ -59,6 +64,11 @@ GOALS = (
     Goal("search_gateway_p99_ms", 20, at_least=False, issue=6),
     Goal("read_your_writes_p99_ms", 60, at_least=False, issue=25),
     Goal("search_token_added_ms", 0.2, at_least=False, issue=25),
+    Goal("search_1m_p99_ms", 10, at_least=False, issue=25),
+    Goal("search_1m_heavy_user_p99_ms", 10, at_least=False, issue=25),
+    Goal("search_1m_gateway_p99_ms", 15, at_least=False, issue=25),
+    Goal("search_1m_peak_rss_mib", 1536, at_least=False, issue=25),
+    Goal("index_1m_events_per_s", 20_000, at_least=True, issue=25),
     Goal("list_vs_get_rps_ratio", 0.8, at_least=True, issue=27),
     Goal("list_vs_get_p50_ratio_c1", 2, at_least=False, issue=27),
     Goal("stats_miss_100k_ms", 100, at_least=False, issue=27),

@@ -10,6 +10,7 @@ import tantivy
 
 from services.search.app.index import (
     TANTIVY_BUILD,
+    SeenIds,
     TaskIndex,
     UnpatchedTantivy,
     UnreadableIndex,
@@ -58,6 +59,35 @@ def test_offsets_are_committed_with_the_changes_and_survive_a_reopen(
     assert reopened.version_of("t1") == 1
     assert result.owners == {"alice"}
     assert result.records == 2
+
+
+def test_a_reopened_index_looks_versions_up_in_its_commits(
+    index: TaskIndex, tmp_path: Path
+) -> None:
+    index.stage(partition=0, offset=0, event=task_event(version=2))
+    index.commit()
+    index.close()
+    reopened = TaskIndex.open(tmp_path / "index-1", topic="events", heap_bytes=HEAP)
+    assert not reopened.stage(partition=0, offset=1, event=task_event(version=1))
+    assert reopened.stage(partition=0, offset=2, event=task_event(version=3))
+    assert reopened.version_of("t9") is None
+
+
+def test_seen_ids_hold_what_was_added() -> None:
+    seen = SeenIds()
+    seen.add("t1")
+    assert seen.may_hold("t1")
+    assert not any(seen.may_hold(f"other-{number}") for number in range(100))
+
+
+def test_ids_sharing_a_bit_of_the_seen_filter_are_looked_up(index: TaskIndex) -> None:
+    index._seen = SeenIds(bits=8)  # every id shares one of 8 bits with another
+    for number in range(20):
+        index.stage(partition=0, offset=number, event=task_event(f"t{number}", version=2))
+    index.commit()
+    assert not index.stage(partition=0, offset=20, event=task_event("t3", version=1))
+    assert index.stage(partition=0, offset=21, event=task_event("new", version=1))
+    assert index.version_of("t7") == 2
 
 
 def test_staged_changes_are_invisible_until_commit_and_lost_on_discard(index: TaskIndex) -> None:
