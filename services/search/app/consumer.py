@@ -25,6 +25,8 @@ from shared.events import TaskCloudEvent, decode_event
 
 log = logging.getLogger("taskstream.search.consumer")
 T = TypeVar("T")
+# Users a replay may leave unbumped; each commit's payload lists them (about 40 bytes each).
+MAX_UNBUMPED_OWNERS = 50_000
 
 
 def writer_thread() -> ThreadPoolExecutor:
@@ -82,8 +84,6 @@ class Projector:
 
     async def run(self, *, on_caught_up: Callable[[], None]) -> None:
         """Project until ``current`` names another index (a rebuild was swapped in)."""
-        # A crash between the last commit and its bump would leave stale caches behind.
-        self.invalidate(self.index.last_commit_owners)
         await self.sync_partitions()
         next_watch = time.monotonic()
         while True:
@@ -93,6 +93,9 @@ class Projector:
             if received == 0 and not self.holding and not self.live:
                 self.live = True
                 on_caught_up()
+                # Readers see this index from now on: every user a replayed commit changed
+                # (or a crash left unbumped) is bumped once, not after each commit.
+                self.invalidate(self.index.take_unbumped_owners())
             if watch_due and not self.holding:
                 next_watch = time.monotonic() + self.settings.watch_interval_ms / 1000
                 if current_target(self.settings.index_dir) != self.index.path:
@@ -155,7 +158,11 @@ class Projector:
             result = await self.fetching_meanwhile(committing, room if fetch_meanwhile else 0)
             if self.commits is not None:
                 self.commits.notify()
-            self.invalidate(result.owners)
+            # Replaying, no reader sees this index yet (it is activated when it catches up),
+            # and a bump per commit was a sixth of a replay's CPU (decision 0920); past
+            # ``MAX_UNBUMPED_OWNERS`` they are bumped anyway, to keep the payload small.
+            if self.live or self.index.unbumped_owner_count > MAX_UNBUMPED_OWNERS:
+                self.invalidate(self.index.take_unbumped_owners())
             self.observe_visibility(result)
             self.update_lag()
         elif records:

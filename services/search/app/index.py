@@ -171,8 +171,10 @@ class TaskIndex:
         self._staged = StagedChanges()
         meta = self._read_meta()
         self.offsets = {int(p): int(offset) for p, offset in meta.get("offsets", {}).items()}
-        # Users changed by the last commit: their cache bump may have been lost in a crash.
-        self.last_commit_owners: set[str] = set(meta.get("owners", ()))
+        # Users changed by commits whose cache bump has not been asked for yet (a replay
+        # bumps once, when it catches up), or may have been lost in a crash: the commit
+        # payload carries them until ``take_unbumped_owners``.
+        self._unbumped: set[str] = set(meta.get("owners", ()))
 
     @classmethod
     def create(cls, path: Path, *, topic: str, heap_bytes: int) -> "TaskIndex":
@@ -258,14 +260,25 @@ class TaskIndex:
             "schema": SCHEMA_VERSION,
             "topic": self.topic,
             "offsets": stored_offsets,
-            "owners": sorted(self._staged.owners),
+            "owners": sorted(self._unbumped | self._staged.owners),
         }
         self._writer.commit(orjson.dumps(meta).decode())
         self._index.reload()
         self._committed = self._index.searcher()
         staged, self._staged = self._staged, StagedChanges()
         self.offsets = offsets
+        self._unbumped |= staged.owners
         return CommitResult(staged.owners, staged.event_times, staged.records)
+
+    @property
+    def unbumped_owner_count(self) -> int:
+        return len(self._unbumped)
+
+    def take_unbumped_owners(self) -> set[str]:
+        """The users whose cached searches the commits so far have made stale; the caller
+        bumps them. The next commit's payload no longer lists them."""
+        owners, self._unbumped = self._unbumped, set()
+        return owners
 
     def discard_staged(self) -> None:
         if not self._closed:

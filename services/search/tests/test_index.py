@@ -55,7 +55,7 @@ def test_offsets_are_committed_with_the_changes_and_survive_a_reopen(
     index.close()
     reopened = TaskIndex.open(tmp_path / "index-1", topic="events", heap_bytes=HEAP)
     assert reopened.offsets == {0: 42, 2: 8}
-    assert reopened.last_commit_owners == {"alice"}
+    assert reopened.take_unbumped_owners() == {"alice"}
     assert reopened.version_of("t1") == 1
     assert result.owners == {"alice"}
     assert result.records == 2
