@@ -107,3 +107,21 @@ async def test_a_cycle_that_must_end_holding_nothing_takes_nothing_meanwhile(
     assert await live.project_once(fetch_meanwhile=False) == 1
     assert live.holding == 0
     assert consumer.queue.qsize() == 1
+
+
+def test_a_batch_counts_what_it_applied_and_skipped(index: TaskIndex) -> None:
+    metrics = ProjectionMetrics(CollectorRegistry())
+    projector = Projector(
+        settings=Settings(internal_signing_secret=SECRET),
+        index=index,
+        consumer=ArrivingConsumer(),
+        writer=writer_thread(),
+        metrics=metrics,
+        invalidator=None,
+    )
+    garbage = ConsumerRecord("events", 0, 3, 0, 0, b"t9", b"{not json", None, 0, 9, ())
+    projector.stage([record(0, "t1"), record(1, "t2"), record(2, "t1"), garbage])
+
+    assert metrics.applied._value.get() == 2
+    assert metrics.skipped.labels("stale")._value.get() == 1
+    assert metrics.skipped.labels("unreadable")._value.get() == 1
