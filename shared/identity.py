@@ -76,8 +76,9 @@ def sign_identity(
     body: bytes = b"",
 ) -> str:
     """The header for one request: ``query`` is the raw query string, ``body`` the exact bytes."""
-    stamped = identity.model_copy(update={"issued_at": int(time.time())})
-    payload = _b64(orjson.dumps(stamped.model_dump(exclude_none=True)))
+    # The same JSON as a stamped copy's dump, without building the copy (a hot path).
+    fields = {**identity.model_dump(exclude_none=True), "issued_at": int(time.time())}
+    payload = _b64(orjson.dumps(fields))
     return f"{payload}.{_mac(secret, (method, path, query, body), payload)}"
 
 

@@ -2,7 +2,6 @@
 
 import re
 import secrets
-import uuid
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -11,7 +10,7 @@ _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 def sane_request_id(candidate: str | None) -> str:
     if candidate and _REQUEST_ID.match(candidate):
         return candidate
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # 32 hex digits, as uuid4().hex, at a fraction of its cost
 
 
 def child_traceparent(incoming: str | None) -> tuple[str, str]:

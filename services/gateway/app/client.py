@@ -110,6 +110,16 @@ class ConnectionBudget:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
+        if self._slots.locked():
+            await self._wait_for_slot()
+        else:  # a free slot is taken at once: no deadline to arm
+            await self._slots.acquire()
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    async def _wait_for_slot(self) -> None:
         try:
             async with asyncio.timeout(self._wait_seconds):
                 await self._slots.acquire()
@@ -118,10 +128,6 @@ class ConnectionBudget:
                 f"The {self._service} service is busy; try again shortly.",
                 retry_after=POOL_WAIT_RETRY_AFTER_SECONDS,
             ) from None
-        try:
-            yield
-        finally:
-            self._slots.release()
 
 
 def build_budgets(settings: Settings) -> dict[str, ConnectionBudget]:

@@ -1,5 +1,7 @@
 """Revocation and rate limits in one Redis round trip, with a fallback when Redis is down.
 
+Concurrent requests' checks share that round trip (one pipeline, ``batch.py``).
+
 Choice when Redis is unavailable: keep serving. Rate limits fall back to a per-process GCRA
 in memory (so N gateway processes allow up to N times the limit during the outage), and every
 revocation this process has already seen (from an earlier Redis answer) stays in force from a
@@ -19,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from services.gateway.app.batch import ScriptBatch
 from services.gateway.app.metrics import GatewayMetrics
 from services.gateway.app.ratelimit import GUARD_SCRIPT, Decision, Policy, gcra
 from shared import redis_keys
@@ -96,7 +99,7 @@ class RevocationMemory:
 class AccessGuard:
     def __init__(self, redis: Redis, metrics: GatewayMetrics, *, retry_seconds: float) -> None:
         self._redis = redis
-        self._script: Any = redis.register_script(GUARD_SCRIPT)
+        self._script = ScriptBatch(redis, GUARD_SCRIPT)
         self._metrics = metrics
         self._retry_seconds = retry_seconds
         self._redis_down_until = 0.0
@@ -129,7 +132,7 @@ class AccessGuard:
     async def _check_in_redis(self, credentials: Credentials, policy: Policy) -> Verdict:
         keys = _script_keys(credentials, policy)
         args = (policy.interval_ms, policy.tolerance_ms, credentials.issued_at)
-        reason, allowed, remaining, retry_ms, last = await self._script(keys=keys, args=args)
+        reason, allowed, remaining, retry_ms, last = await self._script.run(keys, args)
         if reason:
             self._memory.remember(int(reason), credentials, int(last))
             return Verdict(REVOKED_REASONS[int(reason)], Decision(True, 0, 0, 0))

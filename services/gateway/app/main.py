@@ -1,8 +1,9 @@
 """The gateway app: ``create_app(settings)``; clients open in the lifespan.
 
-Request path, outermost first: request context (id, trace, access log, metrics) → security
-headers → CORS → gzip → size limits → the proxy, which forwards routed paths and lets the
-rest fall through to FastAPI (``/health``, a plain ``/ready``, OpenAPI, Swagger UI, 404s).
+Request path, outermost first: request context (id, trace, access log, metrics) → the edge
+(size limits, security headers; CORS and gzip when asked for) → the proxy, which forwards
+routed paths and lets the rest fall through to FastAPI (``/health``, a plain ``/ready``,
+OpenAPI, Swagger UI, 404s).
 Metrics and readiness details are on the ops listener (``ops.py``), not on this port.
 """
 
@@ -13,7 +14,6 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
@@ -25,11 +25,7 @@ from services.gateway.app.client import (
     open_http_client,
 )
 from services.gateway.app.config import Settings
-from services.gateway.app.edges import (
-    ProblemCorsMiddleware,
-    RequestLimitsMiddleware,
-    SecurityHeadersMiddleware,
-)
+from services.gateway.app.edges import EdgeMiddleware, RequestLimits
 from services.gateway.app.errors import PROBLEM_STATUSES
 from services.gateway.app.failures import InvalidCredentialThrottle
 from services.gateway.app.fallback import FallbackRevocation
@@ -103,24 +99,21 @@ def build_gatekeeper(
 
 
 def edge_middleware(settings: Settings, holder: RuntimeHolder) -> list[Middleware]:
-    limits: dict[str, Any] = {
-        "max_url_bytes": settings.max_url_bytes,
-        "max_header_bytes": settings.max_header_bytes,
-        "max_body_bytes": settings.max_body_bytes,
+    limits = RequestLimits(
+        max_url_bytes=settings.max_url_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    cors: dict[str, Any] = {
+        "allow_origins": settings.cors_origins,
+        "allow_credentials": True,
+        "allow_methods": ["GET", "POST", "PATCH", "PUT", "DELETE"],
+        "allow_headers": CORS_HEADERS,
+        "expose_headers": EXPOSED_HEADERS,
+        "max_age": 600,
     }
     return [
-        Middleware(SecurityHeadersMiddleware),
-        Middleware(
-            ProblemCorsMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_credentials=True,
-            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=CORS_HEADERS,
-            expose_headers=EXPOSED_HEADERS,
-            max_age=600,
-        ),
-        Middleware(GZipMiddleware, minimum_size=1024),
-        Middleware(RequestLimitsMiddleware, **limits),
+        Middleware(EdgeMiddleware, limits=limits, cors=cors, gzip_minimum_size=1024),
         Middleware(ProxyMiddleware, holder=holder),
     ]
 

@@ -69,6 +69,8 @@ def upstream_service(path: str) -> str | None:
 
 def has_dot_segment(path: str) -> bool:
     """``..`` or ``.`` segments could be normalised into another route further down."""
+    if "." not in path:  # most paths: no dot at all, no need to split
+        return False
     return any(segment in (".", "..") for segment in path.split("/"))
 
 

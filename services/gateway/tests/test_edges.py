@@ -16,8 +16,14 @@ def client() -> TestClient:
     return TestClient(create_app(settings))
 
 
-def test_every_response_carries_the_security_headers(client: TestClient) -> None:
-    for response in (client.get("/health"), client.get("/nope")):
+# httpx asks for gzip by default; ``identity`` takes the edge's path without CORS and gzip.
+ENCODINGS = ["gzip, deflate", "identity"]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_every_response_carries_the_security_headers(client: TestClient, encoding: str) -> None:
+    headers = {"Accept-Encoding": encoding}
+    for response in (client.get("/health", headers=headers), client.get("/nope", headers=headers)):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert "max-age=" in response.headers["strict-transport-security"]
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
@@ -47,18 +53,43 @@ def test_other_origins_get_no_cors_grant(client: TestClient) -> None:
     assert "access-control-allow-origin" not in plain.headers
 
 
-def test_a_long_url_is_414_and_big_headers_are_431(client: TestClient) -> None:
-    long_url = client.get("/api/v1/tasks?q=" + "a" * 9000)
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_a_long_url_is_414_and_big_headers_are_431(client: TestClient, encoding: str) -> None:
+    long_url = client.get("/api/v1/tasks?q=" + "a" * 9000, headers={"Accept-Encoding": encoding})
     assert long_url.status_code == 414
     assert long_url.headers["content-type"] == "application/problem+json"
-    big = client.get("/api/v1/tasks", headers={f"x-h{i}": "v" * 1000 for i in range(20)})
+    assert long_url.headers["x-content-type-options"] == "nosniff"
+    many = {f"x-h{i}": "v" * 1000 for i in range(20)}
+    big = client.get("/api/v1/tasks", headers={**many, "Accept-Encoding": encoding})
     assert big.status_code == 431
 
 
-def test_a_declared_body_over_one_mebibyte_is_413_before_it_is_read(client: TestClient) -> None:
-    response = client.post("/api/v1/tasks", content=b"x" * (1024 * 1024 + 1))
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_a_declared_body_over_one_mebibyte_is_413_before_it_is_read(
+    client: TestClient, encoding: str
+) -> None:
+    body = b"x" * (1024 * 1024 + 1)
+    response = client.post("/api/v1/tasks", content=body, headers={"Accept-Encoding": encoding})
     assert response.status_code == 413
     assert response.json()["status"] == 413
+
+
+def test_a_large_uncompressed_response_still_varies_on_accept_encoding(
+    client: TestClient,
+) -> None:
+    large = client.get("/docs/assets/swagger-ui.css", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in large.headers
+    assert "Accept-Encoding" in large.headers["vary"]
+    small = client.get("/health", headers={"Accept-Encoding": "identity"})
+    assert "vary" not in small.headers
+
+
+def test_a_cross_origin_request_gets_its_grant_without_asking_for_gzip(
+    client: TestClient,
+) -> None:
+    response = client.get("/health", headers={"Origin": ORIGIN, "Accept-Encoding": "identity"})
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert response.headers["x-frame-options"] == "DENY"
 
 
 def test_internal_routes_are_not_routed(client: TestClient) -> None:

@@ -1,5 +1,7 @@
 """With Redis down the guard keeps serving: limits from memory, seen revocations still hold."""
 
+import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -21,6 +23,7 @@ class FakeRedis:
         self.down = False
         self.stale_connections = 0
         self.calls: list[list[str]] = []
+        self.trips = 0
 
     @property
     def connection_pool(self) -> Any:
@@ -30,14 +33,28 @@ class FakeRedis:
         self.stale_connections = 0
 
     def register_script(self, _: str) -> Any:
-        async def script(*, keys: list[str], args: Any) -> list[int]:
-            self.calls.append(keys)
-            if self.down or self.stale_connections:
-                self.stale_connections = max(0, self.stale_connections - 1)
-                raise RedisConnectionError("connection refused")
-            return self.reply
+        return SimpleNamespace(sha="sha")
 
-        return script
+    def pipeline(self, *, transaction: bool) -> "FakePipeline":
+        assert not transaction
+        return FakePipeline(self)
+
+
+class FakePipeline:
+    def __init__(self, redis: FakeRedis) -> None:
+        self.redis = redis
+        self.queued: list[list[str]] = []
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> None:
+        self.queued.append(list(keys_and_args[:numkeys]))
+
+    async def execute(self, *, raise_on_error: bool) -> list[Any]:
+        self.redis.trips += 1
+        if self.redis.down or self.redis.stale_connections:
+            self.redis.stale_connections = max(0, self.redis.stale_connections - 1)
+            raise RedisConnectionError("connection refused")
+        self.redis.calls.extend(self.queued)
+        return [self.redis.reply for _ in self.queued]
 
 
 def make_guard(redis: FakeRedis) -> tuple[AccessGuard, GatewayMetrics]:
@@ -54,6 +71,15 @@ async def test_one_script_call_carries_every_revocation_key() -> None:
     assert redis.calls == [
         ["ratelimit:user:1:2:user:u1", "revoked:jti:j1", "revoked:sid:s1", "user:{u1}:nbf", ""]
     ]
+
+
+async def test_concurrent_checks_share_one_round_trip() -> None:
+    redis = FakeRedis()
+    guard, _ = make_guard(redis)
+    verdicts = await asyncio.gather(*(guard.check(TOKEN, POLICY) for _ in range(10)))
+    assert all(v.decision.allowed and v.revoked is None for v in verdicts)
+    assert len(redis.calls) == 10
+    assert redis.trips == 1
 
 
 async def test_a_stale_connection_after_a_redis_restart_is_not_an_outage() -> None:
