@@ -10,6 +10,7 @@ filter is safe on both.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from bson import Int64
 from pymongo import ASCENDING, IndexModel
@@ -166,7 +167,9 @@ class MongoTaskStore:
             docs = list(await found.to_list())
         else:
             # One lookup by id each: FerretDB pushes ``_id`` equality down to SQLite, not ``$in``.
-            lookups = [self._tasks.find_one({"_id": id_}, OUTBOX_PROJECTION) for id_ in task_ids]
+            lookups = [
+                partial(self._tasks.find_one, {"_id": id_}, OUTBOX_PROJECTION) for id_ in task_ids
+            ]
             docs = await gather_bounded(lookups)
         return [doc for doc in docs if doc and doc.get("pending_events")]
 

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from aiokafka.errors import KafkaError
@@ -184,7 +185,9 @@ class OutboxRelay:
 
     async def _clear_published(self, docs: list[Document]) -> None:
         try:
-            acks = [self._store.acknowledge(doc["_id"], doc["pending_events"]) for doc in docs]
+            acks = [
+                partial(self._store.acknowledge, doc["_id"], doc["pending_events"]) for doc in docs
+            ]
             await gather_bounded(acks)
         except PyMongoError as exc:
             log.warning("clearing published events failed, will retry", extra={"error": repr(exc)})
