@@ -29,7 +29,8 @@ class Settings(ServiceSettings):
     consistency_wait_ms: int = Field(default=1000, ge=0, le=10_000)
     # How long a thread holding the GIL keeps it while another wants it (Python's default is
     # 5 ms). The index writer and the event loop serving searches take turns on it; each of
-    # the writer's returns from tantivy waits up to this long behind a search (decision 0930).
-    gil_switch_interval_ms: float = Field(default=5.0, gt=0, le=100)
+    # the writer's returns from tantivy waits up to this long behind a search: at 1 ms the
+    # stream bench's event-to-searchable p99 was lower in three runs of three (decision 0930).
+    gil_switch_interval_ms: float = Field(default=1.0, gt=0, le=100)
     # How often the consumer looks for new partitions and a swapped-in index.
     watch_interval_ms: int = Field(default=1000, ge=50)
