@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-MARKER = re.compile(r"<!-- bench: (\w+) -->(?:(.*?)<!-- /bench -->)?")
+MARKER = re.compile(r"<!-- bench: ([\w-]+) -->(?:(.*?)<!-- /bench -->)?")
 
 
 def formatted(value: object) -> str:

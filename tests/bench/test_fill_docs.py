@@ -15,3 +15,10 @@ def test_a_marker_gets_its_figure_and_a_refill_replaces_it() -> None:
 
 def test_a_missing_figure_says_so() -> None:
     assert "not measured" in fill("<!-- bench: search_p99_ms -->", {"search_p99_ms": None})
+
+
+def test_keys_with_a_hyphen_are_filled_too() -> None:
+    text = "<!-- bench: journey_cpu_cores_tasks-0 -->old<!-- /bench -->"
+    assert fill(text, {"journey_cpu_cores_tasks-0": 0.42}) == (
+        "<!-- bench: journey_cpu_cores_tasks-0 -->0.42<!-- /bench -->"
+    )
