@@ -51,25 +51,47 @@ async def _ready(bench: Bench, replica: ServiceProcess) -> bool:
         return False
 
 
-async def _index_round(bench: Bench, topic: str) -> tuple[ServiceProcess, dict[str, float]]:
-    count = bench.sizes.search_tasks
+@dataclass(frozen=True)
+class Rebuilt:
+    """A fresh replica that has indexed a backlog, and how long that took."""
+
+    replica: ServiceProcess
+    indexing_s: float  # from its first applied event until /ready
+    from_spawn_s: float
+
+
+async def rebuild_replica(
+    bench: Bench,
+    topic: str,
+    count: int,
+    *,
+    timeout_s: float = INDEX_TIMEOUT_S,
+    poll_s: float = POLL_S,
+) -> Rebuilt:
+    """Start a fresh search replica on ``topic`` and wait until it has applied ``count`` events
+    and answers ``/ready`` (applied counts staged events; the index answers once their commit
+    is active)."""
     spawned = time.perf_counter()
     replica = add(bench.system, "search", extra_env={"KAFKA_TASK_EVENTS_TOPIC": topic}, ready=False)
     first_seen: float | None = None
-    # Applied counts staged events; the index answers once their commit is active (/ready).
     while (done := await _indexed(bench, replica)) < count or not await _ready(bench, replica):
-        if time.perf_counter() - spawned > INDEX_TIMEOUT_S or not replica.alive():
+        if time.perf_counter() - spawned > timeout_s or not replica.alive():
             raise RuntimeError(f"search replica indexed {done:.0f} of {count}")
         if done and first_seen is None:
             first_seen = time.perf_counter()
-        await asyncio.sleep(POLL_S)
+        await asyncio.sleep(poll_s)
     finished = time.perf_counter()
     # Start-up (imports, Kafka join) is not indexing; when the first poll already saw the
     # whole backlog done, the time since spawn is the only honest figure left.
-    indexing_s = finished - (first_seen or spawned)
-    return replica, {
-        "index_events_per_s": count / indexing_s,
-        "index_seconds_from_spawn": finished - spawned,
+    return Rebuilt(replica, finished - (first_seen or spawned), finished - spawned)
+
+
+async def _index_round(bench: Bench, topic: str) -> tuple[ServiceProcess, dict[str, float]]:
+    count = bench.sizes.search_tasks
+    rebuilt = await rebuild_replica(bench, topic, count)
+    return rebuilt.replica, {
+        "index_events_per_s": count / rebuilt.indexing_s,
+        "index_seconds_from_spawn": rebuilt.from_spawn_s,
     }
 
 

@@ -11,7 +11,6 @@ users who are among the ordinary ones, and the bench's own user, who is the heav
 the replica's peak RSS and the size of its index (tmpfs, so memory too).
 """
 
-import asyncio
 import contextlib
 import random
 import time
@@ -26,9 +25,8 @@ from aiokafka.errors import KafkaError
 
 from bench.client import Bench, User, login, register, warm_up
 from bench.corpus import created_event_bytes, queries, vocabulary
-from bench.http_client import HTTP_ERRORS
 from bench.kafka import create_topic, delete_topics, produce_encoded
-from bench.scrape import scrape, total_of
+from bench.search_bench import rebuild_replica
 from bench.stats import latency_summary
 from bench.system import add, peak_rss_mib
 from deploy.local.services import ServiceProcess
@@ -92,40 +90,17 @@ def events(scale: Scale, users: Corpus) -> Iterator[tuple[bytes, bytes]]:
         yield created_event_bytes(rng, words, owner_id=owner_id, stamp=stamp)
 
 
-async def _applied(bench: Bench, replica: ServiceProcess) -> float:
-    try:
-        return total_of(await scrape(bench.http, replica.url), "applied", "_total") or 0.0
-    except (*HTTP_ERRORS, TimeoutError, ValueError):
-        return 0.0  # not listening yet
-
-
-async def _ready(bench: Bench, replica: ServiceProcess) -> bool:
-    try:
-        return (await bench.http.get(replica.url + "/ready")).status == 200
-    except HTTP_ERRORS:
-        return False
-
-
 async def rebuild(
     bench: Bench, scale: Scale, topic: str
 ) -> tuple[ServiceProcess, dict[str, float]]:
     """A fresh replica on ``topic``: events/s from its first applied event until ``/ready``."""
-    spawned = time.perf_counter()
-    replica = add(bench.system, "search", extra_env={"KAFKA_TASK_EVENTS_TOPIC": topic}, ready=False)
-    first_seen: float | None = None
-    while (done := await _applied(bench, replica)) < scale.tasks or not await _ready(
-        bench, replica
-    ):
-        if time.perf_counter() - spawned > INDEX_TIMEOUT_S or not replica.alive():
-            raise RuntimeError(f"search replica indexed {done:.0f} of {scale.tasks}")
-        if done and first_seen is None:
-            first_seen = time.perf_counter()
-        await asyncio.sleep(POLL_S)
-    finished = time.perf_counter()
-    return replica, {
-        f"index_{scale.name}_events_per_s": scale.tasks / (finished - (first_seen or spawned)),
-        f"index_{scale.name}_seconds_from_spawn": finished - spawned,
-        f"index_{scale.name}_rss_mib": peak_rss_mib(_pid(replica)),
+    rebuilt = await rebuild_replica(
+        bench, topic, scale.tasks, timeout_s=INDEX_TIMEOUT_S, poll_s=POLL_S
+    )
+    return rebuilt.replica, {
+        f"index_{scale.name}_events_per_s": scale.tasks / rebuilt.indexing_s,
+        f"index_{scale.name}_seconds_from_spawn": rebuilt.from_spawn_s,
+        f"index_{scale.name}_rss_mib": peak_rss_mib(_pid(rebuilt.replica)),
     }
 
 
