@@ -86,8 +86,14 @@ test('register, sign in, create, filter, edit through a conflict, search by typo
   const doomed = list.getByRole('listitem').filter({ hasText: 'Quarterly invoices' });
   await doomed.getByRole('button', { name: 'Delete' }).click();
   const confirm = page.getByRole('alertdialog');
+  // The row goes at once (optimistic); the server's answer comes after it.
+  const deleted = page.waitForResponse(
+    (response) =>
+      response.request().method() === 'DELETE' && response.url().includes('/api/v1/tasks/'),
+  );
   await confirm.getByRole('button', { name: 'Delete' }).click();
   await expect(list.getByRole('listitem').filter({ hasText: 'Quarterly invoices' })).toHaveCount(0);
+  expect((await deleted).status()).toBe(204);
   const after = await request.get('/api/v1/tasks', {
     headers: { Authorization: `Bearer ${other}` },
   });
