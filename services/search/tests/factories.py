@@ -2,7 +2,9 @@
 
 from datetime import UTC, datetime
 
-from shared.events import TaskCloudEvent, TaskEventType, TaskSnapshot
+from aiokafka import ConsumerRecord
+
+from shared.events import TaskCloudEvent, TaskEventType, TaskSnapshot, encode_event
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -36,3 +38,11 @@ def task_event(
     return TaskCloudEvent(
         id=f"{task_id}-{version}", type=kind, subject=task_id, time=NOW, data=snapshot
     )
+
+
+def record(
+    offset: int, task_id: str, *, owner_id: str = "alice", topic: str = "events"
+) -> ConsumerRecord[bytes, bytes]:
+    """A record of partition 0 as the consumer hands it out: the created event of ``task_id``."""
+    value = encode_event(task_event(task_id, owner_id=owner_id))
+    return ConsumerRecord(topic, 0, offset, 0, 0, task_id.encode(), value, None, 0, len(value), ())

@@ -13,19 +13,11 @@ from services.search.app.config import Settings
 from services.search.app.consumer import Projector, writer_thread
 from services.search.app.index import CommitResult, TaskIndex
 from services.search.app.metrics import ProjectionMetrics
-from services.search.tests.factories import task_event
-from shared.events import encode_event
+from services.search.tests.factories import record
 
 SECRET = "k" * 8 + "unit-test-signing-key-0123456789"
 PARTITION = TopicPartition("events", 0)
 COMMIT_SECONDS = 0.2
-
-
-def record(offset: int, task_id: str) -> ConsumerRecord[bytes, bytes]:
-    value = encode_event(task_event(task_id))
-    return ConsumerRecord(
-        "events", 0, offset, 0, 0, task_id.encode(), value, None, 0, len(value), ()
-    )
 
 
 class ArrivingConsumer:

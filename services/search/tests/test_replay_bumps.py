@@ -14,17 +14,11 @@ from services.search.app.config import Settings
 from services.search.app.consumer import Projector, writer_thread
 from services.search.app.index import TaskIndex
 from services.search.app.metrics import ProjectionMetrics
-from services.search.tests.factories import task_event
-from shared.events import encode_event
+from services.search.tests.factories import record, task_event
 
 SECRET = "k" * 8 + "unit-test-signing-key-0123456789"
 TOPIC = "events"
 HEAP = 15_000_000
-
-
-def record(offset: int, task_id: str, owner_id: str) -> ConsumerRecord[bytes, bytes]:
-    value = encode_event(task_event(task_id, owner_id=owner_id))
-    return ConsumerRecord(TOPIC, 0, offset, 0, 0, task_id.encode(), value, None, 0, len(value), ())
 
 
 class BacklogConsumer:
@@ -120,7 +114,7 @@ async def test_a_replay_bumps_every_changed_user_once_when_it_catches_up(
     index: TaskIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     owners = ["alice", "bob", "carol", "alice", "dave", "bob"]
-    backlog = [record(n, f"t{n}", owner) for n, owner in enumerate(owners)]
+    backlog = [record(n, f"t{n}", owner_id=owner) for n, owner in enumerate(owners)]
     invalidator = RecordingInvalidator()
     replaying = projector(index, BacklogConsumer(backlog, batch=2), invalidator)
 
@@ -139,7 +133,7 @@ async def test_users_a_crash_left_unbumped_are_bumped_at_the_next_catch_up(
     index.close()
     reopened = TaskIndex.open(tmp_path / "index-1", topic=TOPIC, heap_bytes=HEAP)
     invalidator = RecordingInvalidator()
-    backlog = [record(1, "t1", "frank")]
+    backlog = [record(1, "t1", owner_id="frank")]
     replaying = projector(reopened, BacklogConsumer(backlog, batch=2), invalidator)
 
     await run_until_caught_up(replaying, reopened, monkeypatch)
@@ -149,7 +143,7 @@ async def test_users_a_crash_left_unbumped_are_bumped_at_the_next_catch_up(
 
 async def test_live_commits_bump_their_users_at_once(index: TaskIndex) -> None:
     invalidator = RecordingInvalidator()
-    consumer = BacklogConsumer([record(0, "t1", "alice")], batch=1)
+    consumer = BacklogConsumer([record(0, "t1", owner_id="alice")], batch=1)
     consumer.assign([TopicPartition(TOPIC, 0)])
     live = projector(index, consumer, invalidator)
     live.live = True
@@ -163,7 +157,7 @@ async def test_a_long_replay_bumps_once_it_holds_too_many_users(
 ) -> None:
     monkeypatch.setattr(consumer_module, "MAX_UNBUMPED_OWNERS", 2)
     owners = ["alice", "bob", "carol", "dave", "erin", "frank"]
-    backlog = [record(n, f"t{n}", owner) for n, owner in enumerate(owners)]
+    backlog = [record(n, f"t{n}", owner_id=owner) for n, owner in enumerate(owners)]
     invalidator = RecordingInvalidator()
     replaying = projector(index, BacklogConsumer(backlog, batch=1), invalidator)
 
