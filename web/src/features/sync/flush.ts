@@ -8,7 +8,7 @@
 import type { QueryClient } from '@tanstack/react-query';
 import { ApiError } from '../../lib/api/errors';
 import { session } from '../../lib/api/session';
-import { applyDeleted, applyTask, scheduleStatsRefresh } from '../tasks/cache';
+import { applyAnswer, applyDeleted, applyTask, scheduleStatsRefresh } from '../tasks/cache';
 import { taskKeys } from '../tasks/keys';
 import {
   deleteTask,
@@ -79,8 +79,7 @@ export async function sendEntry(
       const written = await withRetries(() =>
         patchTask(write.taskId, write.draft, ifMatch, entry.key),
       );
-      client.setQueryData(taskKeys.detail(written.task.id), written);
-      applyTask(client, written.task);
+      applyAnswer(client, written);
       await queue.remove(entry.seq);
       await queue.rebase(write.taskId, written.etag, written.task.version);
       scheduleStatsRefresh(client);
@@ -175,9 +174,7 @@ export async function discardConflict(client: QueryClient, entry: OutboxEntry) {
   await outbox.remove(entry.seq);
   if (entry.write.kind === 'update') {
     try {
-      const latest = await fetchTask(entry.write.taskId);
-      client.setQueryData(taskKeys.detail(latest.task.id), latest);
-      applyTask(client, latest.task);
+      applyAnswer(client, await fetchTask(entry.write.taskId));
     } catch {
       void client.invalidateQueries({ queryKey: taskKeys.all });
     }

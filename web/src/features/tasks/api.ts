@@ -10,7 +10,13 @@ import { api, unwrap } from '../../lib/api/client';
 import { NetworkError } from '../../lib/api/errors';
 import { outbox, type OutboxWrite } from '../sync/outbox';
 import { currentUserId, writesAreOffline } from '../sync/user';
-import { applyDeleted, applyTask, dropOptimistic, scheduleStatsRefresh } from './cache';
+import {
+  applyAnswer,
+  applyDeleted,
+  applyTask,
+  dropOptimistic,
+  scheduleStatsRefresh,
+} from './cache';
 import { taskKeys, type ListData, type TaskWithEtag } from './keys';
 import {
   deleteTask,
@@ -192,8 +198,7 @@ export function useUpdateTask() {
         restore(client, context.snapshot); // the queue shows the edit as pending
         return;
       }
-      client.setQueryData(taskKeys.detail(result.value.task.id), result.value);
-      applyTask(client, result.value.task);
+      applyAnswer(client, result.value);
       scheduleStatsRefresh(client, 0);
     },
     onError: (_error, _update, context) => restore(client, context?.snapshot),

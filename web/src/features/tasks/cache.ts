@@ -139,6 +139,13 @@ export function applyTask(client: QueryClient, task: Task) {
   refreshDetail(client, task.id, task.version);
 }
 
+/** A task as the server just answered a request for it: its detail (with the ETag the next
+ * write sends) and every cached list. */
+export function applyAnswer(client: QueryClient, answer: TaskWithEtag) {
+  client.setQueryData(taskKeys.detail(answer.task.id), answer);
+  applyTask(client, answer.task);
+}
+
 export function applyDeleted(client: QueryClient, id: string, version: number) {
   rememberDeleted(id, version);
   eachList(client, (data) => removeFromList(data, id, version));
